@@ -1,0 +1,35 @@
+"""The `ipai` command line. Each command group lives in its own module; this one wires them up
+and turns every `IpaiError` into a one-line message and a non-zero exit."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from ipai_core.cli import checks, db, migrate, up, users
+from ipai_core.errors import IpaiError
+
+app = typer.Typer(
+    name="ipai",
+    help="IPAI Databricks: a self-hosted data & AI lakehouse on PostgreSQL.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(db.app, name="db")
+app.add_typer(migrate.app, name="migrate")
+app.add_typer(users.app, name="users")
+app.add_typer(checks.rls_app, name="rls")
+app.add_typer(checks.spec_app, name="spec")
+app.command("up")(up.up)
+app.command("workspace")(up.workspace)
+
+
+def main() -> None:
+    try:
+        app()
+    except IpaiError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        for failure in getattr(exc, "failures", []):
+            typer.echo(f"  - {failure}", err=True)
+        sys.exit(1)

@@ -1,0 +1,134 @@
+"""Queries run as a principal, the way PostgREST does it.
+
+Each session is one transaction that starts with `SET LOCAL ROLE <db_role>` and
+`set_config('request.jwt.claims', <claims>, true)`, so Postgres itself applies grants and RLS
+policies (which call `auth.uid()` / `auth.jwt()`). Both settings end with the transaction, so a
+pooled connection never carries one user's identity into another's session.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import polars as pl
+import psycopg
+from psycopg import sql
+
+from ipai_core.db.pool import Database
+from ipai_core.db.principal import Principal
+from ipai_core.errors import AccessDenied
+
+Params = Sequence[Any] | Mapping[str, Any] | None
+
+# PostgreSQL type OIDs → Polars types, so even an empty result has typed columns.
+_POLARS_TYPES: dict[int, pl.DataType] = {
+    16: pl.Boolean(),
+    20: pl.Int64(),
+    21: pl.Int16(),
+    23: pl.Int32(),
+    700: pl.Float32(),
+    701: pl.Float64(),
+    25: pl.String(),
+    1043: pl.String(),
+    1042: pl.String(),
+    19: pl.String(),
+    2950: pl.String(),
+    114: pl.String(),
+    3802: pl.String(),
+    1082: pl.Date(),
+    1114: pl.Datetime("us"),
+    1184: pl.Datetime("us", "UTC"),
+    26: pl.Int64(),
+}
+_INSUFFICIENT_PRIVILEGE = "42501"
+
+
+class ScopedSession:
+    """One transaction running as one principal. Obtain it from `session()`."""
+
+    def __init__(self, conn: psycopg.Connection, principal: Principal) -> None:
+        self._conn = conn
+        self.principal = principal
+
+    def query(self, statement: str | sql.Composable, params: Params = None) -> pl.DataFrame:
+        """Run a statement that returns rows; the rows come back as a Polars DataFrame."""
+        with self._conn.cursor() as cur:
+            self._run(cur, statement, params)
+            if cur.description is None:
+                return pl.DataFrame()
+            columns = [col.name for col in cur.description]
+            schema = {c.name: _POLARS_TYPES.get(c.type_code) for c in cur.description}
+            rows = [tuple(_plain(v) for v in row) for row in cur.fetchall()]
+        return _frame(columns, schema, rows)
+
+    def execute(self, statement: str | sql.Composable, params: Params = None) -> int:
+        """Run a statement for its effect; returns the affected row count."""
+        with self._conn.cursor() as cur:
+            self._run(cur, statement, params)
+            return cur.rowcount
+
+    def scalar(self, statement: str | sql.Composable, params: Params = None) -> Any:
+        """The first column of the first row, or None when there is no row."""
+        with self._conn.cursor() as cur:
+            self._run(cur, statement, params)
+            row = cur.fetchone()
+            return None if row is None else row[0]
+
+    def _run(self, cur: psycopg.Cursor, statement: str | sql.Composable, params: Params) -> None:
+        try:
+            cur.execute(statement, params)  # type: ignore[arg-type]
+        except psycopg.errors.InsufficientPrivilege as exc:
+            raise AccessDenied(
+                f"the database refused this for `{self.principal.label}`: "
+                f"{exc.diag.message_primary}. Ask an admin for the role that grants it "
+                "(`ipai users grant`).",
+                principal=self.principal.label,
+                sqlstate=_INSUFFICIENT_PRIVILEGE,
+            ) from exc
+
+
+@contextmanager
+def session(db: Database, principal: Principal) -> Iterator[ScopedSession]:
+    """A transaction as `principal`; commits on success, rolls back on any error."""
+    with db.connection() as conn, conn.transaction():
+        conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(principal.db_role)))
+        conn.execute(
+            "SELECT set_config('request.jwt.claims', %s, true)",
+            [json.dumps(dict(principal.claims))],
+        )
+        if principal.db_role == "service_role":
+            _audit_service_access(conn, principal)
+        yield ScopedSession(conn, principal)
+
+
+def _audit_service_access(conn: psycopg.Connection, principal: Principal) -> None:
+    conn.execute(
+        "SELECT public.ipai_audit('service_access', 'database', NULL, 'service_role_session', %s)",
+        [json.dumps({"reason": principal.reason})],
+    )
+
+
+def _plain(value: Any) -> Any:
+    """Values Polars cannot hold natively become text (UUID, JSON documents)."""
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, dict | list):
+        return json.dumps(value, default=str)
+    return value
+
+
+def _frame(
+    columns: list[str], schema: Mapping[str, pl.DataType | None], rows: list[tuple[Any, ...]]
+) -> pl.DataFrame:
+    if not rows:
+        return pl.DataFrame({c: pl.Series(c, [], dtype=schema[c] or pl.String()) for c in columns})
+    return pl.DataFrame(
+        [
+            pl.Series(c, [row[i] for row in rows], dtype=schema[c], strict=False)
+            for i, c in enumerate(columns)
+        ]
+    )

@@ -1,0 +1,1 @@
+"""Governance: checks that keep the platform honest (RLS coverage, Spec Kit, audit)."""

@@ -1,0 +1,105 @@
+"""RLS coverage (PRD success metric: 100% for gold and platinum).
+
+A table passes when RLS is enabled and at least one policy exists. A view passes when it runs with
+the caller's rights (`security_invoker`), so the RLS of what it reads applies. A materialized view
+cannot carry RLS, so it passes only when anon and authenticated cannot read it directly (it is then
+served through a guarded view).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import psycopg
+
+GOLD_AND_PLATINUM = r"^ipai_(gold|platinum)_"
+EVERY_IPAI_SCHEMA = r"^ipai_(bronze|silver|gold|platinum)_"
+
+
+@dataclass(frozen=True)
+class RlsFinding:
+    schema: str
+    name: str
+    kind: str
+    problem: str | None
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+@dataclass(frozen=True)
+class RlsCoverage:
+    findings: tuple[RlsFinding, ...]
+
+    @property
+    def total(self) -> int:
+        return len(self.findings)
+
+    @property
+    def covered(self) -> int:
+        return sum(f.ok for f in self.findings)
+
+    @property
+    def percent(self) -> float:
+        return 100.0 if not self.findings else 100.0 * self.covered / self.total
+
+    @property
+    def failures(self) -> list[str]:
+        return [f"{f.schema}.{f.name} ({f.kind}): {f.problem}" for f in self.findings if not f.ok]
+
+
+_QUERY = """
+SELECT n.nspname, c.relname, c.relkind::text, c.relrowsecurity,
+       EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid),
+       coalesce('security_invoker=true' = ANY (c.reloptions)
+                OR 'security_invoker=on' = ANY (c.reloptions), false),
+       has_table_privilege('anon', c.oid, 'SELECT')
+         OR has_table_privilege('authenticated', c.oid, 'SELECT')
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relkind IN ('r', 'p', 'v', 'm') AND NOT c.relispartition
+   AND (n.nspname ~ %(pattern)s
+        OR (%(control)s AND n.nspname = 'public' AND c.relname LIKE 'ipai\\_%%'))
+ ORDER BY 1, 2
+"""
+
+
+def rls_coverage(conn: psycopg.Connection, *, every_schema: bool = False) -> RlsCoverage:
+    """Coverage of gold and platinum objects, or (`every_schema`) of all lakehouse schemas and
+    the `public.ipai_*` control plane."""
+    rows = conn.execute(
+        _QUERY,
+        {
+            "pattern": EVERY_IPAI_SCHEMA if every_schema else GOLD_AND_PLATINUM,
+            "control": every_schema,
+        },
+    ).fetchall()
+    return RlsCoverage(tuple(_finding(*row) for row in rows))
+
+
+def _finding(
+    schema: str,
+    name: str,
+    relkind: str,
+    rls: bool,
+    has_policy: bool,
+    invoker: bool,
+    client_readable: bool,
+) -> RlsFinding:
+    if relkind in ("r", "p"):
+        problem = None
+        if not rls:
+            problem = "row level security is off"
+        elif not has_policy:
+            problem = "RLS is on but no policy exists (nobody can read it)"
+        return RlsFinding(schema, name, "table", problem)
+    if relkind == "v":
+        return RlsFinding(
+            schema, name, "view", None if invoker else "view is not security_invoker (bypasses RLS)"
+        )
+    return RlsFinding(
+        schema,
+        name,
+        "materialized view",
+        "readable by anon/authenticated without RLS" if client_readable else None,
+    )

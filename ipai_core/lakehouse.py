@@ -1,0 +1,61 @@
+"""`Lakehouse`: the one object apps, the CLI and services hold — settings, the connection pool and
+the token service — with the one obvious way to run SQL as somebody."""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from typing import Any
+
+import polars as pl
+from psycopg import sql
+
+from ipai_core.auth.tokens import TokenService
+from ipai_core.db.location import database_url
+from ipai_core.db.pool import Database
+from ipai_core.db.principal import Principal
+from ipai_core.db.scoped import Params, ScopedSession, session
+from ipai_core.settings import Settings, get_settings
+
+
+class Lakehouse:
+    """Entry point: `Lakehouse.open()`, then `authenticate(token)` and `query(principal, sql)`."""
+
+    def __init__(self, settings: Settings, db: Database, tokens: TokenService) -> None:
+        self.settings = settings
+        self.db = db
+        self.tokens = tokens
+
+    @classmethod
+    def open(cls, settings: Settings | None = None) -> Lakehouse:
+        """Connect to `IPAI_DATABASE_URL`, or start the embedded server when it is unset."""
+        settings = settings or get_settings()
+        db = Database(
+            database_url(settings),
+            max_size=settings.pool_max_size,
+            statement_timeout_ms=settings.statement_timeout_ms,
+        )
+        return cls(settings, db, TokenService.from_settings(settings))
+
+    def authenticate(self, token: str) -> Principal:
+        """Verify a JWT (raises `InvalidToken`) and return the principal it names."""
+        return Principal.from_verified_claims(self.tokens.verify(token))
+
+    def session(self, principal: Principal) -> AbstractContextManager[ScopedSession]:
+        """One transaction as `principal`, under its grants and RLS policies."""
+        return session(self.db, principal)
+
+    def query(
+        self, principal: Principal, statement: str | sql.Composable, params: Params = None
+    ) -> pl.DataFrame:
+        """Run one read as `principal`; rows come back as a Polars DataFrame."""
+        with self.session(principal) as s:
+            return s.query(statement, params)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Lakehouse:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()

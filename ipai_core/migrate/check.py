@@ -1,0 +1,68 @@
+"""`ipai migrate check` (PRD R6.2): apply every migration to a scratch database, apply again to
+prove it is a no-op, then require full RLS coverage. The scratch database is always dropped."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from ipai_core.errors import CheckFailed
+from ipai_core.governance.rls_check import RlsCoverage, rls_coverage
+from ipai_core.migrate.runner import MigrationReport, migrate
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    scratch_database: str
+    first: MigrationReport
+    second: MigrationReport
+    gold_platinum: RlsCoverage
+    every_schema: RlsCoverage
+
+
+def check_migrations(server_url: str, directory: Path) -> CheckReport:
+    """Run the check on a scratch database of the server at `server_url`; raises `CheckFailed`."""
+    scratch = f"ipai_check_{secrets.token_hex(4)}"
+    admin_url = _with_database(server_url, "postgres")
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(scratch)))
+    try:
+        with psycopg.connect(_with_database(server_url, scratch), autocommit=True) as conn:
+            first = migrate(conn, directory)
+            second = migrate(conn, directory)
+            report = CheckReport(
+                scratch, first, second, rls_coverage(conn), rls_coverage(conn, every_schema=True)
+            )
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(scratch))
+            )
+    failures = _failures(report)
+    if failures:
+        raise CheckFailed(f"migration check failed: {len(failures)} problem(s)", failures=failures)
+    return report
+
+
+def _failures(report: CheckReport) -> list[str]:
+    failures = []
+    if report.second.applied or report.second.shim_applied:
+        names = [m.filename for m in report.second.applied]
+        failures.append(
+            f"a second run applied something again ({names or 'the shim'}); "
+            "migrations must be recorded once"
+        )
+    failures += report.gold_platinum.failures
+    failures += [f for f in report.every_schema.failures if f not in failures]
+    return failures
+
+
+def _with_database(url: str, database: str) -> str:
+    params = conninfo_to_dict(url)
+    params["dbname"] = database
+    return make_conninfo(**{k: str(v) for k, v in params.items() if v is not None})

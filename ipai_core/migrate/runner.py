@@ -1,0 +1,151 @@
+"""Discovers `migrations/<YYYYMMDDHHMMSS>_<name>.sql`, applies pending ones in order, and keeps
+their checksummed history in `ipai_migrations.applied`.
+
+Each file runs in its own transaction together with its history row, so a failing migration
+leaves nothing behind. An applied file whose content changed is refused by name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+
+from ipai_core.errors import MigrationChecksumError, MigrationError
+from ipai_core.migrate.shim import apply_shim
+
+FILENAME = re.compile(r"^(?P<version>\d{14})_(?P<name>[a-z0-9_]+)\.sql$")
+LOCK_KEY = "ipai_migrations"
+
+HISTORY_DDL = """
+CREATE SCHEMA IF NOT EXISTS ipai_migrations;
+COMMENT ON SCHEMA ipai_migrations IS 'History of applied ipai migrations (version, checksum).';
+CREATE TABLE IF NOT EXISTS ipai_migrations.applied (
+    version text PRIMARY KEY,
+    name text NOT NULL,
+    checksum text NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now(),
+    execution_ms integer NOT NULL
+);
+REVOKE ALL ON SCHEMA ipai_migrations FROM PUBLIC;
+"""
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: str
+    name: str
+    path: Path
+    checksum: str
+
+    @property
+    def filename(self) -> str:
+        return self.path.name
+
+
+@dataclass(frozen=True)
+class MigrationReport:
+    """What a `migrate` call did (or, with dry_run, would do)."""
+
+    shim_applied: bool
+    applied: tuple[Migration, ...]
+    pending: tuple[Migration, ...]
+    dry_run: bool
+
+
+def discover(directory: Path) -> list[Migration]:
+    """All migration files, ordered by version; a misnamed `.sql` file is an error."""
+    if not directory.is_dir():
+        raise MigrationError(
+            f"migrations folder `{directory}` does not exist; set IPAI_MIGRATIONS_DIR"
+        )
+    found: dict[str, Migration] = {}
+    for path in sorted(directory.glob("*.sql")):
+        match = FILENAME.match(path.name)
+        if match is None:
+            raise MigrationError(
+                f"`{path.name}` is not named `<YYYYMMDDHHMMSS>_<lower_snake_name>.sql`; rename it"
+            )
+        version = match["version"]
+        if version in found:
+            raise MigrationError(
+                f"`{path.name}` and `{found[version].filename}` share version {version}; "
+                "give one a later timestamp",
+                version=version,
+            )
+        checksum = hashlib.sha256(path.read_bytes()).hexdigest()
+        found[version] = Migration(version, match["name"], path, checksum)
+    return [found[v] for v in sorted(found)]
+
+
+def migrate(conn: psycopg.Connection, directory: Path, *, dry_run: bool = False) -> MigrationReport:
+    """Bring the database to the latest migration. `conn` must be a superuser/owner connection."""
+    migrations = discover(directory)
+    shim_applied = False if dry_run else apply_shim(conn)
+    with conn.transaction():
+        conn.execute(HISTORY_DDL)
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [LOCK_KEY])
+        pending = _pending(conn, migrations)
+    if dry_run:
+        return MigrationReport(shim_applied, (), tuple(pending), dry_run=True)
+    applied = []
+    for migration in pending:
+        _apply(conn, migration)
+        applied.append(migration)
+    return MigrationReport(shim_applied, tuple(applied), (), dry_run=False)
+
+
+def _pending(conn: psycopg.Connection, migrations: list[Migration]) -> list[Migration]:
+    recorded: dict[str, str] = dict(
+        conn.execute("SELECT version, checksum FROM ipai_migrations.applied").fetchall()
+    )
+    by_version = {m.version: m for m in migrations}
+    for version, checksum in recorded.items():
+        migration = by_version.get(version)
+        if migration is None:
+            raise MigrationError(
+                f"migration {version} is recorded as applied but its file is missing from the "
+                "migrations folder; restore it (applied migrations are never deleted)",
+                version=version,
+            )
+        if migration.checksum != checksum:
+            raise MigrationChecksumError(
+                version=version,
+                filename=migration.filename,
+                recorded=checksum,
+                actual=migration.checksum,
+            )
+    return [m for m in migrations if m.version not in recorded]
+
+
+def _apply(conn: psycopg.Connection, migration: Migration) -> None:
+    started = time.monotonic()
+    try:
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [LOCK_KEY])
+            already = conn.execute(
+                "SELECT 1 FROM ipai_migrations.applied WHERE version = %s", [migration.version]
+            ).fetchone()
+            if already:  # another process applied it while we waited for the lock
+                return
+            conn.execute(migration.path.read_text())  # reviewed SQL file
+            conn.execute(
+                "INSERT INTO ipai_migrations.applied (version, name, checksum, execution_ms)"
+                " VALUES (%s, %s, %s, %s)",
+                [
+                    migration.version,
+                    migration.name,
+                    migration.checksum,
+                    int((time.monotonic() - started) * 1000),
+                ],
+            )
+    except psycopg.Error as exc:
+        raise MigrationError(
+            f"migration `{migration.filename}` failed and was rolled back: {exc}".strip(),
+            version=migration.version,
+        ) from exc

@@ -1,0 +1,97 @@
+"""Shared fixtures: one embedded PostgreSQL for the session, a migrated database, settings that
+point at it, and helpers to create users. Nothing here mocks Postgres."""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from ipai_core.auth import users
+from ipai_core.db.embedded import EmbeddedServer, ServerStatus
+from ipai_core.lakehouse import Lakehouse
+from ipai_core.migrate.runner import migrate
+from ipai_core.settings import PROJECT_ROOT, Settings
+
+MIGRATIONS = PROJECT_ROOT / "migrations"
+TEST_JWT_SECRET = "test-secret-" + "s" * 40
+_counter = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerStatus]:
+    server = EmbeddedServer(tmp_path_factory.mktemp("embedded"), preferred_port=55432)
+    yield server.start()
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def new_database(pg_server: ServerStatus) -> Callable[[], str]:
+    """Creates an empty database on the test server and returns its URL."""
+
+    def create() -> str:
+        name = f"t_{next(_counter)}_{secrets.token_hex(3)}"
+        with psycopg.connect(pg_server.url("postgres"), autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        return pg_server.url(name)
+
+    return create
+
+
+@pytest.fixture(scope="session")
+def database_url(new_database: Callable[[], str]) -> str:
+    """A database with every migration applied, shared by the session."""
+    url = new_database()
+    with psycopg.connect(url, autocommit=True) as conn:
+        migrate(conn, MIGRATIONS)
+    return url
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return make_settings(database_url, tmp_path_factory.mktemp("data"))
+
+
+def make_settings(database_url: str, data_dir: Path) -> Settings:
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        database_url=database_url,
+        data_dir=data_dir,
+        jwt_secret=TEST_JWT_SECRET,
+        migrations_dir=MIGRATIONS,
+    )
+
+
+@pytest.fixture(scope="session")
+def lakehouse(settings: Settings) -> Iterator[Lakehouse]:
+    with Lakehouse.open(settings) as lh:
+        yield lh
+
+
+@pytest.fixture
+def owner_conn(database_url: str) -> Iterator[psycopg.Connection]:
+    """An autocommit connection as the database owner (superuser), for setup and inspection."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        yield conn
+
+
+UserMaker = Callable[..., tuple[str, str, str]]
+
+
+@pytest.fixture
+def make_user(lakehouse: Lakehouse) -> UserMaker:
+    """`make_user(["finance"])` → (email, password, token) of a new local user."""
+
+    def make(roles: list[str] | tuple[str, ...] = ()) -> tuple[str, str, str]:
+        email = f"user{next(_counter)}-{secrets.token_hex(3)}@example.test"
+        password = secrets.token_urlsafe(12)
+        users.add_user(lakehouse.db, email, password, list(roles))
+        token = users.sign_in(lakehouse.db, lakehouse.tokens, email, password)
+        return email, password, token
+
+    return make
