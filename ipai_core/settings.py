@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     jwt_jwks_url: str | None = Field(
         default=None, description="JWKS URL of Supabase Auth, to verify its asymmetric tokens."
     )
+    vault_key: SecretStr | None = Field(
+        default=None,
+        description="Base64 of a 32-byte AES key for the local vault. "
+        "Unset: generated once into the data dir (0600).",
+    )
     jwt_audience: str = "authenticated"
     jwt_issuer: str | None = None
     token_ttl_seconds: int = Field(default=8 * 3600, ge=60)

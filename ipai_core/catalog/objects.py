@@ -63,7 +63,7 @@ def list_objects(s: ScopedSession, schema: str | None = None) -> list[CatalogObj
           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
          WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND NOT c.relispartition
            AND (n.nspname ~ '^ipai_(bronze|silver|gold|platinum)_'
-                OR (n.nspname = 'public' AND c.relname LIKE 'ipai\\_%'))
+                OR (n.nspname = 'public' AND c.relname LIKE 'ipai\\_%%'))
            AND (%(schema)s::text IS NULL OR n.nspname = %(schema)s::text)
          ORDER BY n.nspname, c.relname
         """,
