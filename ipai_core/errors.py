@@ -16,7 +16,12 @@ the text.
     │   └── InvalidToken         expired, forged, wrong audience, `alg: none`, …
     ├── AccessDenied             the database refused an action under RLS or grants
     ├── NotFound                 a named object does not exist
-    └── CheckFailed              a governance check (RLS coverage, spec kit) did not pass
+    ├── CheckFailed              a governance check (RLS coverage, spec kit) did not pass
+    └── SyncError                a connector run failed
+        ├── SourceError          the source refused or failed (unreachable, bad query, bad file)
+        ├── SchemaDriftError     a source column changed type in a way that cannot be widened
+        ├── TooManyBadRows       more rows were quarantined than the stream allows
+        └── ConnectorBusy        the connector is already running elsewhere
 """
 
 from __future__ import annotations
@@ -108,3 +113,51 @@ class CheckFailed(IpaiError):
     def __init__(self, message: str, *, failures: list[str]) -> None:
         self.failures = failures
         super().__init__(message)
+
+
+class SyncError(IpaiError):
+    """A connector run (or one of its streams) failed; bronze keeps its previous state."""
+
+    def __init__(self, message: str, *, connector: str | None = None, stream: str | None = None):
+        self.connector = connector
+        self.stream = stream
+        super().__init__(message)
+
+
+class SourceError(SyncError):
+    """The source system failed or refused a request."""
+
+
+class SchemaDriftError(SyncError):
+    """A column's type changed at the source and cannot be widened safely."""
+
+    def __init__(self, *, table: str, column: str, current: str, incoming: str) -> None:
+        self.table = table
+        self.column = column
+        self.current = current
+        self.incoming = incoming
+        super().__init__(
+            f"column `{column}` of `{table}` is `{current}` in bronze but the source now sends "
+            f"`{incoming}`, which cannot be widened safely; cast it in the connector config or "
+            "rename the column at the source",
+            stream=table,
+        )
+
+
+class TooManyBadRows(SyncError):
+    """More rows than `max_bad_row_share` were quarantined."""
+
+    def __init__(self, *, stream: str, bad: int, total: int, allowed_share: float) -> None:
+        self.bad = bad
+        self.total = total
+        self.allowed_share = allowed_share
+        super().__init__(
+            f"stream `{stream}`: {bad} of {total} rows were quarantined, over the allowed "
+            f"{allowed_share:.1%}; nothing was loaded. Inspect them with "
+            "`ipai connectors quarantine NAME` and fix the source or raise max_bad_row_share",
+            stream=stream,
+        )
+
+
+class ConnectorBusy(SyncError):
+    """Another process is running this connector right now."""

@@ -10,7 +10,7 @@ import polars as pl
 from psycopg import sql
 
 from ipai_core.auth.tokens import TokenService
-from ipai_core.db.location import database_url
+from ipai_core.db.location import check_reachable, database_url
 from ipai_core.db.pool import Database
 from ipai_core.db.principal import Principal
 from ipai_core.db.scoped import Params, ScopedSession, session
@@ -27,10 +27,16 @@ class Lakehouse:
 
     @classmethod
     def open(cls, settings: Settings | None = None) -> Lakehouse:
-        """Connect to `IPAI_DATABASE_URL`, or start the embedded server when it is unset."""
+        """Connect to `IPAI_DATABASE_URL`, or start the embedded server when it is unset.
+
+        The database is tried once right away, so an unreachable one raises `DatabaseError` here
+        (within seconds) rather than at the first query after the pool's timeout.
+        """
         settings = settings or get_settings()
+        url = database_url(settings)
+        check_reachable(url)
         db = Database(
-            database_url(settings),
+            url,
             max_size=settings.pool_max_size,
             statement_timeout_ms=settings.statement_timeout_ms,
         )

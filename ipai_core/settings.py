@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import platformdirs
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -47,6 +47,17 @@ class Settings(BaseSettings):
         description="Base64 of a 32-byte AES key for the local vault. "
         "Unset: generated once into the data dir (0600).",
     )
+    blob_url: str | None = Field(
+        default=None,
+        description="Blob store for archived source files and extracts: file:///dir or "
+        "s3://bucket/prefix. Unset: <data dir>/blobs.",
+    )
+    s3_endpoint_url: str | None = Field(
+        default=None, description="S3-compatible endpoint (DigitalOcean Spaces, Supabase Storage)."
+    )
+    s3_region: str | None = None
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: SecretStr | None = None
     jwt_audience: str = "authenticated"
     jwt_issuer: str | None = None
     token_ttl_seconds: int = Field(default=8 * 3600, ge=60)
@@ -54,6 +65,12 @@ class Settings(BaseSettings):
     workspace_port: int = 8501
     pool_max_size: int = Field(default=8, ge=1)
     statement_timeout_ms: int = Field(default=60_000, ge=0)
+
+    @field_validator("data_dir", "migrations_dir")
+    @classmethod
+    def _absolute(cls, path: Path) -> Path:
+        """`~/x` and `./x` name the same folder whatever the current directory is later."""
+        return path.expanduser().resolve()
 
     @property
     def uses_embedded(self) -> bool:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-
 from conftest import UserMaker
+
 from ipai_core import Lakehouse, Principal
 from ipai_core.catalog.objects import list_objects, list_schemas
 
@@ -24,14 +24,27 @@ def sales_table(database_url: str) -> str:
     return "test_sales"
 
 
-def test_every_prd_schema_is_listed_with_its_layer(lakehouse: Lakehouse, make_user: UserMaker) -> None:
+def test_every_prd_schema_is_listed_with_its_layer(
+    lakehouse: Lakehouse, make_user: UserMaker
+) -> None:
     _, _, token = make_user([])
     with lakehouse.session(lakehouse.authenticate(token)) as s:
         schemas = {sc.name: sc for sc in list_schemas(s)}
-    for name in ["ipai_bronze_core", "ipai_silver_core", "ipai_gold_core", "ipai_platinum_core",
-                 "ipai_bronze_erp", "ipai_silver_erp", "ipai_gold_erp", "ipai_bronze_devops",
-                 "ipai_gold_devops", "ipai_bronze_retail", "ipai_gold_retail",
-                 "ipai_bronze_creative", "ipai_gold_creative"]:
+    for name in [
+        "ipai_bronze_core",
+        "ipai_silver_core",
+        "ipai_gold_core",
+        "ipai_platinum_core",
+        "ipai_bronze_erp",
+        "ipai_silver_erp",
+        "ipai_gold_erp",
+        "ipai_bronze_devops",
+        "ipai_gold_devops",
+        "ipai_bronze_retail",
+        "ipai_gold_retail",
+        "ipai_bronze_creative",
+        "ipai_gold_creative",
+    ]:
         assert name in schemas, name
         assert schemas[name].comment, f"{name} has no COMMENT"
     assert schemas["ipai_gold_erp"].layer == "gold" and schemas["ipai_gold_erp"].domain == "erp"

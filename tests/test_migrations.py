@@ -11,6 +11,7 @@ import pytest
 from conftest import MIGRATIONS
 
 from ipai_core.errors import CheckFailed, MigrationChecksumError, MigrationError
+from ipai_core.governance.rls_check import rls_coverage
 from ipai_core.migrate.check import check_migrations
 from ipai_core.migrate.runner import discover, migrate
 
@@ -39,6 +40,42 @@ def test_dry_run_lists_pending_and_changes_nothing(new_database: Callable[[], st
         report = migrate(conn, MIGRATIONS, dry_run=True)
         assert len(report.pending) == len(discover(MIGRATIONS))
         assert conn.execute("SELECT to_regclass('public.ipai_audit_log')").fetchone() == (None,)
+
+
+def _namespace_exists(conn: psycopg.Connection, name: str) -> bool:
+    row = conn.execute("SELECT to_regnamespace(%s) IS NOT NULL", [name]).fetchone()
+    assert row is not None
+    return bool(row[0])
+
+
+def test_dry_run_creates_nothing_and_says_whether_the_shim_would_run(
+    new_database: Callable[[], str], migrations_copy: Path
+) -> None:
+    with psycopg.connect(new_database(), autocommit=True) as conn:
+        before = migrate(conn, migrations_copy, dry_run=True)
+
+        assert before.shim_pending and not before.shim_applied
+        assert len(before.pending) == len(discover(migrations_copy))
+        assert not _namespace_exists(conn, "ipai_migrations")
+        assert not _namespace_exists(conn, "auth")
+
+        migrate(conn, migrations_copy)
+        (migrations_copy / "29990101000000_later.sql").write_text("SELECT 1;")
+        after = migrate(conn, migrations_copy, dry_run=True)
+
+    assert not after.shim_pending
+    assert [m.version for m in after.pending] == ["29990101000000"]
+
+
+def test_dry_run_still_refuses_an_edited_applied_migration(
+    new_database: Callable[[], str], migrations_copy: Path
+) -> None:
+    with psycopg.connect(new_database(), autocommit=True) as conn:
+        migrate(conn, migrations_copy)
+        edited = sorted(migrations_copy.glob("*.sql"))[0]
+        edited.write_text(edited.read_text() + "\n-- a later edit\n")
+        with pytest.raises(MigrationChecksumError):
+            migrate(conn, migrations_copy, dry_run=True)
 
 
 def test_editing_an_applied_migration_is_refused_by_name(
@@ -130,6 +167,21 @@ def test_migrate_check_fails_on_a_view_that_bypasses_rls(pg_server, migrations_c
     with pytest.raises(CheckFailed) as caught:
         check_migrations(pg_server.url("postgres"), migrations_copy)
     assert any("ipai_gold_core.leaky" in f for f in caught.value.failures)
+
+
+@pytest.mark.parametrize("every_schema", [False, True])
+def test_rls_coverage_refuses_an_unmigrated_database(
+    new_database: Callable[[], str], every_schema: bool
+) -> None:
+    with psycopg.connect(new_database(), autocommit=True) as conn, pytest.raises(CheckFailed):
+        rls_coverage(conn, every_schema=every_schema)
+
+
+def test_rls_coverage_of_empty_gold_schemas_is_complete(new_database: Callable[[], str]) -> None:
+    with psycopg.connect(new_database(), autocommit=True) as conn:
+        conn.execute("CREATE SCHEMA ipai_gold_core")
+        coverage = rls_coverage(conn)
+    assert coverage.total == 0 and coverage.failures == []
 
 
 def test_every_control_plane_table_has_rls_and_a_policy(owner_conn: psycopg.Connection) -> None:

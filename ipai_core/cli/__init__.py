@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from ipai_core.cli import checks, db, migrate, up, users
+from ipai_core.cli import checks, connectors, db, explore, migrate, secrets, up, users
 from ipai_core.errors import IpaiError
 
 app = typer.Typer(
@@ -19,10 +19,13 @@ app = typer.Typer(
 app.add_typer(db.app, name="db")
 app.add_typer(migrate.app, name="migrate")
 app.add_typer(users.app, name="users")
+app.add_typer(secrets.app, name="secrets")
+app.add_typer(connectors.app, name="connectors")
 app.add_typer(checks.rls_app, name="rls")
 app.add_typer(checks.spec_app, name="spec")
 app.command("up")(up.up)
 app.command("workspace")(up.workspace)
+app.command("explore")(explore.explore)
 
 
 def main() -> None:

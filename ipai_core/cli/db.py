@@ -7,7 +7,7 @@ import dataclasses
 import typer
 
 from ipai_core.cli.output import JSON_OPTION, emit_json
-from ipai_core.db.location import database_url, embedded_server
+from ipai_core.db.location import database_url, embedded_server, redacted_url
 from ipai_core.settings import get_settings
 
 app = typer.Typer(
@@ -29,7 +29,10 @@ def start() -> None:
     if _external_notice():
         return
     status = embedded_server(get_settings()).start()
-    typer.echo(f"embedded PostgreSQL running (pid {status.pid}) at {status.url()}")
+    typer.echo(
+        f"embedded PostgreSQL running (pid {status.pid}) at {redacted_url(status.url())}"
+        " (`ipai db url` prints it with the password)"
+    )
 
 
 @app.command()

@@ -10,6 +10,8 @@ from ipai_core.migrate.check import check_migrations
 from ipai_core.migrate.runner import migrate as run_migrations
 from ipai_core.settings import get_settings
 
+SHIM_CONTENTS = "roles anon/authenticated/service_role, auth.*"
+
 app = typer.Typer(
     help="Apply SQL migrations from migrations/ in order.", invoke_without_command=True
 )
@@ -18,7 +20,11 @@ app = typer.Typer(
 @app.callback()
 def migrate(
     ctx: typer.Context,
-    dry_run: bool = typer.Option(False, "--dry-run", help="List pending migrations; apply none."),
+    dry_run: bool = typer.Option(
+        False,
+        "--dry-run",
+        help="List pending migrations and whether the shim would run; write nothing.",
+    ),
 ) -> None:
     """Apply pending migrations (the Supabase shim first, on plain PostgreSQL)."""
     if ctx.invoked_subcommand is not None:
@@ -27,8 +33,13 @@ def migrate(
     with admin_connection(settings) as conn:
         report = run_migrations(conn, settings.migrations_dir, dry_run=dry_run)
     if report.shim_applied:
-        typer.echo("applied the Supabase shim (roles anon/authenticated/service_role, auth.*)")
+        typer.echo(f"applied the Supabase shim ({SHIM_CONTENTS})")
     if dry_run:
+        typer.echo(
+            f"the Supabase shim would be applied first ({SHIM_CONTENTS})"
+            if report.shim_pending
+            else "the Supabase shim is up to date (or Supabase manages auth.*)"
+        )
         typer.echo(f"{len(report.pending)} pending migration(s):")
         for m in report.pending:
             typer.echo(f"  {m.filename}")

@@ -1,4 +1,5 @@
-"""Which PostgreSQL we talk to: `IPAI_DATABASE_URL`, or the embedded server (started on demand)."""
+"""Which PostgreSQL we talk to: `IPAI_DATABASE_URL`, or the embedded server (started on demand),
+and how a connection failure to it is reported (one message, the password never in it)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ import psycopg
 from psycopg import sql
 
 from ipai_core.db.embedded import EmbeddedServer
+from ipai_core.errors import DatabaseError
 from ipai_core.settings import Settings
 
 EMBEDDED_DATABASE = "ipai"
+CONNECT_TIMEOUT_S = 5
 
 
 def embedded_server(settings: Settings) -> EmbeddedServer:
@@ -30,7 +33,7 @@ def database_url(settings: Settings, *, start: bool = True) -> str:
 
 
 def _ensure_database(admin_url: str, name: str) -> None:
-    with psycopg.connect(admin_url, autocommit=True) as conn:
+    with connect(admin_url, autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
         if exists is None:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
@@ -38,4 +41,36 @@ def _ensure_database(admin_url: str, name: str) -> None:
 
 def admin_connection(settings: Settings) -> psycopg.Connection:
     """An autocommit connection as the configured (owner) user, for migrations and checks."""
-    return psycopg.connect(database_url(settings), autocommit=True)
+    return connect(database_url(settings), autocommit=True)
+
+
+def connect(url: str, *, autocommit: bool = False) -> psycopg.Connection:
+    """A direct connection that fails within `CONNECT_TIMEOUT_S` with a `DatabaseError`."""
+    try:
+        return psycopg.connect(url, autocommit=autocommit, connect_timeout=CONNECT_TIMEOUT_S)
+    except psycopg.OperationalError as exc:
+        raise DatabaseError(
+            f"cannot connect to the database at `{redacted_url(url)}`: {_one_line(exc)}. "
+            "Check that the server is running and reachable (`ipai db status`) and that "
+            "IPAI_DATABASE_URL names the right host, port, user and password"
+        ) from exc
+
+
+def check_reachable(url: str) -> None:
+    """Connect once and disconnect; raises `DatabaseError` at once when that fails."""
+    with connect(url):
+        pass
+
+
+def redacted_url(url: str) -> str:
+    """The connection string without its password, for messages and logs."""
+    try:
+        info = psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return "<unparsable connection string>"
+    info.pop("password", None)
+    return psycopg.conninfo.make_conninfo(**{k: str(v) for k, v in info.items() if v is not None})
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split()).rstrip(".?") or type(exc).__name__

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from ipai_core.db.location import redacted_url
 from ipai_core.errors import DatabaseError
 
 POOL_TIMEOUT_S = 15
@@ -40,8 +41,9 @@ class Database:
             conn = self._pool.getconn()
         except PoolTimeout as exc:
             raise DatabaseError(
-                f"no database connection within {POOL_TIMEOUT_S} s from `{_redacted(self.url)}`; "
-                "check that the server is running (`ipai db status`) or raise IPAI_POOL_MAX_SIZE"
+                f"no database connection within {POOL_TIMEOUT_S} s from "
+                f"`{redacted_url(self.url)}`; check that the server is running "
+                "(`ipai db status`) or raise IPAI_POOL_MAX_SIZE"
             ) from exc
         try:
             yield conn
@@ -59,10 +61,3 @@ class Database:
 
     def close(self) -> None:
         self._pool.close()
-
-
-def _redacted(url: str) -> str:
-    """The URL without its password, for error messages."""
-    info = psycopg.conninfo.conninfo_to_dict(url)
-    info.pop("password", None)
-    return psycopg.conninfo.make_conninfo(**{k: str(v) for k, v in info.items() if v is not None})

@@ -45,6 +45,7 @@ _POLARS_TYPES: dict[int, pl.DataType] = {
     26: pl.Int64(),
 }
 _INSUFFICIENT_PRIVILEGE = "42501"
+_JSON_OIDS = {114, 3802}
 
 
 class ScopedSession:
@@ -54,6 +55,11 @@ class ScopedSession:
         self._conn = conn
         self.principal = principal
 
+    @property
+    def connection(self) -> psycopg.Connection:
+        """The underlying connection, inside this session's transaction and role (for COPY)."""
+        return self._conn
+
     def query(self, statement: str | sql.Composable, params: Params = None) -> pl.DataFrame:
         """Run a statement that returns rows; the rows come back as a Polars DataFrame."""
         with self._conn.cursor() as cur:
@@ -62,7 +68,11 @@ class ScopedSession:
                 return pl.DataFrame()
             columns = [col.name for col in cur.description]
             schema = {c.name: _POLARS_TYPES.get(c.type_code) for c in cur.description}
-            rows = [tuple(_plain(v) for v in row) for row in cur.fetchall()]
+            json_columns = {i for i, c in enumerate(cur.description) if c.type_code in _JSON_OIDS}
+            rows = [
+                tuple(_plain(v, i in json_columns) for i, v in enumerate(row))
+                for row in cur.fetchall()
+            ]
         return _frame(columns, schema, rows)
 
     def execute(self, statement: str | sql.Composable, params: Params = None) -> int:
@@ -112,11 +122,12 @@ def _audit_service_access(conn: psycopg.Connection, principal: Principal) -> Non
     )
 
 
-def _plain(value: Any) -> Any:
-    """Values Polars cannot hold natively become text (UUID, JSON documents)."""
+def _plain(value: Any, is_json: bool) -> Any:
+    """Values Polars cannot hold natively become text: UUIDs, and JSON documents (kept as their
+    JSON text, so `json.loads` gives back exactly what the database holds)."""
     if isinstance(value, uuid.UUID):
         return str(value)
-    if isinstance(value, dict | list):
+    if is_json and value is not None:
         return json.dumps(value, default=str)
     return value
 

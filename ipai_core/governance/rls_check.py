@@ -4,6 +4,9 @@ A table passes when RLS is enabled and at least one policy exists. A view passes
 the caller's rights (`security_invoker`), so the RLS of what it reads applies. A materialized view
 cannot carry RLS, so it passes only when anon and authenticated cannot read it directly (it is then
 served through a guarded view).
+
+A database without any gold or platinum schema has not been migrated: the check refuses it rather
+than report a vacuous 100%.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import psycopg
+
+from ipai_core.errors import CheckFailed
 
 GOLD_AND_PLATINUM = r"^ipai_(gold|platinum)_"
 EVERY_IPAI_SCHEMA = r"^ipai_(bronze|silver|gold|platinum)_"
@@ -66,7 +71,8 @@ SELECT n.nspname, c.relname, c.relkind::text, c.relrowsecurity,
 
 def rls_coverage(conn: psycopg.Connection, *, every_schema: bool = False) -> RlsCoverage:
     """Coverage of gold and platinum objects, or (`every_schema`) of all lakehouse schemas and
-    the `public.ipai_*` control plane."""
+    the `public.ipai_*` control plane. Raises `CheckFailed` on an unmigrated database."""
+    _require_lakehouse_schemas(conn)
     rows = conn.execute(
         _QUERY,
         {
@@ -75,6 +81,18 @@ def rls_coverage(conn: psycopg.Connection, *, every_schema: bool = False) -> Rls
         },
     ).fetchall()
     return RlsCoverage(tuple(_finding(*row) for row in rows))
+
+
+def _require_lakehouse_schemas(conn: psycopg.Connection) -> None:
+    row = conn.execute(
+        "SELECT count(*) FROM pg_namespace WHERE nspname ~ %s", [GOLD_AND_PLATINUM]
+    ).fetchone()
+    if row is None or row[0] == 0:
+        raise CheckFailed(
+            "this database has no `ipai_gold_*` or `ipai_platinum_*` schema, so there is nothing "
+            "to check; run `ipai migrate` first",
+            failures=[f"no schema matches `{GOLD_AND_PLATINUM}`"],
+        )
 
 
 def _finding(

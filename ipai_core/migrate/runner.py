@@ -2,7 +2,8 @@
 their checksummed history in `ipai_migrations.applied`.
 
 Each file runs in its own transaction together with its history row, so a failing migration
-leaves nothing behind. An applied file whose content changed is refused by name.
+leaves nothing behind. An applied file whose content changed is refused by name. A dry run only
+reads: it creates neither the history table nor the shim.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 import psycopg
 
 from ipai_core.errors import MigrationChecksumError, MigrationError
-from ipai_core.migrate.shim import apply_shim
+from ipai_core.migrate.shim import apply_shim, shim_needed
 
 FILENAME = re.compile(r"^(?P<version>\d{14})_(?P<name>[a-z0-9_]+)\.sql$")
 LOCK_KEY = "ipai_migrations"
@@ -52,6 +53,7 @@ class MigrationReport:
     """What a `migrate` call did (or, with dry_run, would do)."""
 
     shim_applied: bool
+    shim_pending: bool
     applied: tuple[Migration, ...]
     pending: tuple[Migration, ...]
     dry_run: bool
@@ -85,25 +87,54 @@ def discover(directory: Path) -> list[Migration]:
 def migrate(conn: psycopg.Connection, directory: Path, *, dry_run: bool = False) -> MigrationReport:
     """Bring the database to the latest migration. `conn` must be a superuser/owner connection."""
     migrations = discover(directory)
-    shim_applied = False if dry_run else apply_shim(conn)
+    if dry_run:
+        return _plan(conn, migrations)
+    shim_applied = apply_shim(conn)
     with conn.transaction():
         conn.execute(HISTORY_DDL)
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [LOCK_KEY])
-        pending = _pending(conn, migrations)
-    if dry_run:
-        return MigrationReport(shim_applied, (), tuple(pending), dry_run=True)
+        pending = _pending(migrations, _recorded(conn))
     applied = []
     for migration in pending:
         _apply(conn, migration)
         applied.append(migration)
-    return MigrationReport(shim_applied, tuple(applied), (), dry_run=False)
-
-
-def _pending(conn: psycopg.Connection, migrations: list[Migration]) -> list[Migration]:
-    recorded: dict[str, str] = dict(
-        conn.execute("SELECT version, checksum FROM ipai_migrations.applied").fetchall()
+    return MigrationReport(
+        shim_applied=shim_applied,
+        shim_pending=False,
+        applied=tuple(applied),
+        pending=(),
+        dry_run=False,
     )
+
+
+def _plan(conn: psycopg.Connection, migrations: list[Migration]) -> MigrationReport:
+    """The dry run: what `migrate` would do, from reads only."""
+    with conn.transaction():
+        conn.execute("SET TRANSACTION READ ONLY")
+        shim_pending = shim_needed(conn)
+        has_history = conn.execute(
+            "SELECT to_regclass('ipai_migrations.applied') IS NOT NULL"
+        ).fetchone()
+        recorded = _recorded(conn) if has_history and has_history[0] else {}
+    pending = _pending(migrations, recorded)
+    return MigrationReport(
+        shim_applied=False,
+        shim_pending=shim_pending,
+        applied=(),
+        pending=tuple(pending),
+        dry_run=True,
+    )
+
+
+def _recorded(conn: psycopg.Connection) -> dict[str, str]:
+    """Version → checksum of every applied migration."""
+    rows = conn.execute("SELECT version, checksum FROM ipai_migrations.applied").fetchall()
+    return {str(version): str(checksum) for version, checksum in rows}
+
+
+def _pending(migrations: list[Migration], recorded: dict[str, str]) -> list[Migration]:
+    """The migrations not yet recorded; refuses a recorded one whose file is gone or edited."""
     by_version = {m.version: m for m in migrations}
     for version, checksum in recorded.items():
         migration = by_version.get(version)

@@ -33,13 +33,27 @@ def is_supabase(conn: psycopg.Connection) -> bool:
     return comment is not None and not comment.startswith(SHIM_MARKER)
 
 
+def _marker(text: str) -> str:
+    return f"{SHIM_MARKER} {hashlib.sha256(text.encode()).hexdigest()[:16]}"
+
+
+def shim_needed(conn: psycopg.Connection) -> bool:
+    """True when `apply_shim` would run: no `auth` schema yet, or one from an older shim.
+
+    Reads the catalog only, so `migrate --dry-run` can report it without writing anything.
+    """
+    comment = _auth_comment(conn)
+    if comment is None:
+        return True
+    return comment.startswith(SHIM_MARKER) and comment != _marker(shim_sql())
+
+
 def apply_shim(conn: psycopg.Connection) -> bool:
     """Create roles and `auth.*` where Supabase is absent; returns whether the shim ran now."""
-    text = shim_sql()
-    marker = f"{SHIM_MARKER} {hashlib.sha256(text.encode()).hexdigest()[:16]}"
-    comment = _auth_comment(conn)
-    if comment is not None and (comment == marker or not comment.startswith(SHIM_MARKER)):
+    if not shim_needed(conn):
         return False
+    text = shim_sql()
+    marker = _marker(text)
     with conn.transaction():
         # Roles are cluster-wide: serialise concurrent bootstraps of sibling databases.
         conn.execute("SELECT pg_advisory_xact_lock(hashtext('ipai_supabase_shim'))")
