@@ -7,7 +7,17 @@ import sys
 
 import typer
 
-from ipai_core.cli import checks, connectors, db, explore, migrate, secrets, up, users
+from ipai_core.cli import (
+    checks,
+    connectors,
+    db,
+    explore,
+    migrate,
+    secrets,
+    transform,
+    up,
+    users,
+)
 from ipai_core.errors import IpaiError
 
 app = typer.Typer(
@@ -21,6 +31,7 @@ app.add_typer(migrate.app, name="migrate")
 app.add_typer(users.app, name="users")
 app.add_typer(secrets.app, name="secrets")
 app.add_typer(connectors.app, name="connectors")
+app.add_typer(transform.app, name="transform")
 app.add_typer(checks.rls_app, name="rls")
 app.add_typer(checks.spec_app, name="spec")
 app.command("up")(up.up)

@@ -66,8 +66,11 @@ class ScopedSession:
             self._run(cur, statement, params)
             if cur.description is None:
                 return pl.DataFrame()
-            columns = [col.name for col in cur.description]
-            schema = {c.name: _POLARS_TYPES.get(c.type_code) for c in cur.description}
+            columns = _unique_names([col.name for col in cur.description])
+            schema = {
+                name: _POLARS_TYPES.get(c.type_code)
+                for name, c in zip(columns, cur.description, strict=True)
+            }
             json_columns = {i for i, c in enumerate(cur.description) if c.type_code in _JSON_OIDS}
             rows = [
                 tuple(_plain(v, i in json_columns) for i, v in enumerate(row))
@@ -120,6 +123,16 @@ def _audit_service_access(conn: psycopg.Connection, principal: Principal) -> Non
         "SELECT public.ipai_audit('service_access', 'database', NULL, 'service_role_session', %s)",
         [json.dumps({"reason": principal.reason})],
     )
+
+
+def _unique_names(names: list[str]) -> list[str]:
+    """Column names made unique (`?column?`, `?column?_2`), as a DataFrame needs."""
+    seen: dict[str, int] = {}
+    result = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        result.append(name if seen[name] == 1 else f"{name}_{seen[name]}")
+    return result
 
 
 def _plain(value: Any, is_json: bool) -> Any:

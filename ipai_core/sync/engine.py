@@ -34,6 +34,7 @@ from ipai_core.sync.runs import (
     start_run,
 )
 from ipai_core.sync.stream import StreamJob, load_stream
+from ipai_core.transform.runner import TransformResult, run_transformations
 from ipai_core.vault import SecretValue, open_vault
 
 
@@ -45,6 +46,7 @@ class RunResult:
     streams: Mapping[str, StreamStats]
     error: str | None
     duration_s: float
+    transform: TransformResult | None = None  # views refreshed because this run changed data
 
     @property
     def ok(self) -> bool:
@@ -106,7 +108,22 @@ def run_connector(
         stats,
         error,
         time.monotonic() - started,
+        _refresh_downstream(lh, record.name, stats),
     )
+
+
+def _refresh_downstream(
+    lh: Lakehouse, name: str, stats: Mapping[str, StreamStats]
+) -> TransformResult | None:
+    """Refresh the materialized views fed by the bronze tables this run changed."""
+    changed = [
+        st.table
+        for st in stats.values()
+        if st.table and st.status == "success" and (st.rows_written or st.rows_deleted)
+    ]
+    if not changed:
+        return None
+    return run_transformations(lh, fed_by=changed, trigger=f"connector:{name}")
 
 
 def _run_streams(

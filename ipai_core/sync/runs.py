@@ -23,6 +23,7 @@ class StreamStats:
     schema_changes: list[str] = field(default_factory=list)
     status: str = "pending"
     error: str | None = None
+    table: str | None = None  # the bronze table (schema.name) the stream loads
 
     def as_json(self) -> dict[str, Any]:
         return dict(self.__dict__)

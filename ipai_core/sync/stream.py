@@ -67,6 +67,7 @@ def load_stream(
         table, drift = ensure_bronze_table(
             s, job.schema, job.table, job.stream, connector=job.connector_name
         )
+    stats.table = table.qualified_name
     stats.schema_changes = [f"{d.column} {d.change} {d.old_type or ''}→{d.new_type}" for d in drift]
     try:
         _load(db, principal, connector, job, table, stats, on_progress, allow_direct=True)

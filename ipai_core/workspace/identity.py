@@ -1,0 +1,142 @@
+"""Who is signed in to this script run, the Lakehouse the workspace shares, and what per-user
+caches are keyed by.
+
+The token comes from the `ipai_session` cookie that `routes` sets at sign-in, or from
+`st.session_state["ipai_token"]` — the seam `AppTest` uses, since it cannot send cookies. Either
+way it is verified before anything uses it, on every run.
+
+Pages cache reads with `st.cache_data(ttl=CACHE_TTL_SECONDS)` keyed by `cache_key(principal)` —
+the database, the user's id *and* roles — passed as an explicit argument: one user's cached rows
+are never served to another, and a change of roles (a new token) misses the cache. (The cached
+functions live in the pages, which run inside the Streamlit runtime; this module is also imported
+by the server before that runtime exists.)
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import psycopg
+import streamlit as st
+
+from ipai_core.catalog.objects import CatalogObject, CatalogSchema, list_objects, list_schemas
+from ipai_core.db.principal import Principal
+from ipai_core.errors import DatabaseError, InvalidToken
+from ipai_core.lakehouse import Lakehouse
+from ipai_core.settings import Settings, get_settings
+from ipai_core.workspace.routes import SESSION_COOKIE
+
+TOKEN_STATE_KEY = "ipai_token"  # noqa: S105 - a session-state key, not a secret
+SESSION_EXPIRED = "Your session expired, sign in again."
+DATABASE_DOWN = "The workspace database is not reachable right now; reload this page in a minute."
+NOT_A_USER = "That session does not belong to a user account, sign in again."
+CACHE_TTL_SECONDS = 60
+CACHE_MAX_ENTRIES = 512
+
+CacheKey = tuple[str, str, tuple[str, ...]]
+
+_log = logging.getLogger(__name__)
+_pinned_settings: Settings | None = None
+
+
+def use_settings(settings: Settings | None) -> None:
+    """Pin the settings the workspace runs with (the server does; so do tests). `None` returns
+    to `get_settings()`. The cached Lakehouse is closed, so the next run opens one with them."""
+    global _pinned_settings
+    _pinned_settings = settings
+    get_lakehouse.clear()
+
+
+def _close(lakehouse: Lakehouse) -> None:
+    lakehouse.close()
+
+
+@st.cache_resource(show_spinner=False, on_release=_close)
+def get_lakehouse() -> Lakehouse:
+    """The process's one Lakehouse (and its connection pool), opened on first use."""
+    return Lakehouse.open(_pinned_settings or get_settings())
+
+
+def current_principal() -> Principal | None:
+    """The verified user of this run, or None (with a one-line notice if a token was refused)."""
+    token = _session_token()
+    if token is None:
+        return None
+    try:
+        principal = _lakehouse_or_stop().authenticate(token)
+    except InvalidToken:
+        _refuse(SESSION_EXPIRED)
+        return None
+    if principal.db_role != "authenticated" or principal.user_id is None:
+        _refuse(NOT_A_USER)  # the workspace is for people, not for service-role or anon tokens
+        return None
+    return principal
+
+
+def require_principal() -> Principal:
+    """The verified user, for pages: anyone else gets a sign-in hint and the page stops."""
+    principal = current_principal()
+    if principal is None:
+        st.warning("Sign in to see this page.", icon=":material/login:")
+        st.stop()
+    return principal
+
+
+def cache_key(principal: Principal) -> CacheKey:
+    """What per-user caches are keyed by: the database, the user's id and the user's roles."""
+    user = principal.user_id or principal.db_role
+    return (database_location(), user, tuple(sorted(principal.roles)))
+
+
+@dataclass(frozen=True)
+class CatalogView:
+    """The catalog as one user sees it: schemas in layer order, objects with their row counts."""
+
+    schemas: tuple[CatalogSchema, ...]
+    objects: tuple[CatalogObject, ...]
+
+    def objects_in(self, schema: str) -> list[CatalogObject]:
+        return [obj for obj in self.objects if obj.schema == schema]
+
+    @property
+    def readable(self) -> int:
+        return sum(obj.readable for obj in self.objects)
+
+
+def read_catalog(key: CacheKey, principal: Principal) -> CatalogView:
+    """The catalog under `principal`'s grants and RLS. Pages cache this with `st.cache_data`
+    keyed by `key`, which must be `cache_key(principal)`; anything else is refused."""
+    if key != cache_key(principal):
+        raise ValueError("a catalog cache key must be the reading principal's own `cache_key`")
+    with get_lakehouse().session(principal) as s:
+        return CatalogView(schemas=tuple(list_schemas(s)), objects=tuple(list_objects(s)))
+
+
+def database_location() -> str:
+    """`host:port/dbname` of the workspace database — never the user name or password."""
+    info = psycopg.conninfo.conninfo_to_dict(get_lakehouse().db.url)
+    host = str(info.get("host") or "localhost")
+    port = str(info.get("port") or 5432)
+    return f"{host}:{port}/{info.get('dbname') or ''}"
+
+
+def _lakehouse_or_stop() -> Lakehouse:
+    try:
+        return get_lakehouse()
+    except DatabaseError as exc:  # not cached: the next run tries again
+        _log.warning("workspace database unavailable: %s", exc)  # details for the operator only
+        st.error(DATABASE_DOWN, icon=":material/cloud_off:")
+        st.stop()
+
+
+def _session_token() -> str | None:
+    for token in (st.context.cookies.get(SESSION_COOKIE), st.session_state.get(TOKEN_STATE_KEY)):
+        if isinstance(token, str) and token:  # AppTest's cookies are mocks, not strings
+            return token
+    return None
+
+
+def _refuse(notice: str) -> None:
+    st.session_state.pop(TOKEN_STATE_KEY, None)
+    st.info(notice, icon=":material/lock_clock:")
