@@ -193,3 +193,32 @@ def quarantined(s: ScopedSession, name: str, limit: int = 50) -> list[dict[str, 
         " ORDER BY id DESC LIMIT %s",
         [record.id, limit],
     ).to_dicts()
+
+
+def latest_runs(s: ScopedSession) -> dict[str, RunRecord]:
+    """The most recent run of each connector the principal can see, by connector name."""
+    rows = s.query(
+        "SELECT DISTINCT ON (c.name) c.name, r.id::text, r.status, r.started_at, r.ended_at,"
+        " r.rows_read, r.rows_written, r.error_message, r.triggered_by, r.metadata"
+        " FROM public.ipai_connector_config c JOIN public.ipai_connector_run r"
+        " ON r.connector_id = c.id ORDER BY c.name, r.started_at DESC"
+    ).rows()
+    return {
+        str(r[0]): RunRecord(
+            str(r[1]),
+            str(r[2]),
+            r[3],
+            r[4],
+            int(r[5]),
+            int(r[6]),
+            r[7],
+            str(r[8]),
+            json.loads(str(r[9])),
+        )
+        for r in rows
+    }
+
+
+def can_operate(s: ScopedSession) -> bool:
+    """Whether the session's principal may add and run connectors (asked of Postgres)."""
+    return bool(s.scalar("SELECT public.ipai_has_role('data_engineer')"))

@@ -1,6 +1,7 @@
 """The workspace's Streamlit entry point: page config, who is signed in, the sidebar and the
-navigation. Signed-in users get Home and Catalog; everybody else one "Sign in" page that sends
-them to the form at `/auth/login` (a plain link: the form posts to our route, not to Streamlit).
+navigation. Signed-in users get Home, Catalog, Connectors and Explorer; everybody else one
+"Sign in" page that sends them to the form at `/auth/login` (a plain link: the form posts to
+our route, not to Streamlit).
 
 Served by `ipai_core.workspace.server`; pages live in `pages/` and only lay out widgets.
 """
@@ -65,5 +66,7 @@ else:
     pages = [
         st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
         st.Page("pages/catalog.py", title="Catalog", icon=":material/table_view:"),
+        st.Page("pages/connectors.py", title="Connectors", icon=":material/cable:"),
+        st.Page("pages/explorer.py", title="Explorer", icon=":material/search:"),
     ]
 st.navigation(pages).run()
