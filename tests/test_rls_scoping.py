@@ -158,3 +158,18 @@ def _unsigned(claims: dict[str, object]) -> str:
         return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
 
     return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}."
+
+
+def test_a_failed_service_session_is_still_audited(
+    lakehouse: Lakehouse, owner_conn: psycopg.Connection
+) -> None:
+    with (
+        pytest.raises(psycopg.errors.DivisionByZero),
+        lakehouse.session(Principal.service("test: doomed session")) as s,
+    ):
+        s.execute("SELECT 1/0")
+    found = owner_conn.execute(
+        "SELECT count(*) FROM ipai_audit_log WHERE event_type = 'service_access'"
+        " AND details ->> 'reason' = 'test: doomed session'"
+    ).fetchone()
+    assert found == (1,)

@@ -106,23 +106,33 @@ class ScopedSession:
 
 @contextmanager
 def session(db: Database, principal: Principal) -> Iterator[ScopedSession]:
-    """A transaction as `principal`; commits on success, rolls back on any error."""
+    """A transaction as `principal`; commits on success, rolls back on any error.
+
+    A service-role session is audited first, in a transaction of its own, so the record of the
+    access stays even when the session's own work fails and rolls back.
+    """
+    if principal.db_role == "service_role":
+        _audit_service_access(db, principal)
     with db.connection() as conn, conn.transaction():
-        conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(principal.db_role)))
-        conn.execute(
-            "SELECT set_config('request.jwt.claims', %s, true)",
-            [json.dumps(dict(principal.claims))],
-        )
-        if principal.db_role == "service_role":
-            _audit_service_access(conn, principal)
+        _become(conn, principal)
         yield ScopedSession(conn, principal)
 
 
-def _audit_service_access(conn: psycopg.Connection, principal: Principal) -> None:
+def _become(conn: psycopg.Connection, principal: Principal) -> None:
+    conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(principal.db_role)))
     conn.execute(
-        "SELECT public.ipai_audit('service_access', 'database', NULL, 'service_role_session', %s)",
-        [json.dumps({"reason": principal.reason})],
+        "SELECT set_config('request.jwt.claims', %s, true)", [json.dumps(dict(principal.claims))]
     )
+
+
+def _audit_service_access(db: Database, principal: Principal) -> None:
+    with db.connection() as conn, conn.transaction():
+        _become(conn, principal)
+        conn.execute(
+            "SELECT public.ipai_audit('service_access', 'database', NULL,"
+            " 'service_role_session', %s)",
+            [json.dumps({"reason": principal.reason})],
+        )
 
 
 def _unique_names(names: list[str]) -> list[str]:
