@@ -212,3 +212,31 @@ def test_audit_log_has_the_prd_indexes(owner_conn: psycopg.Connection) -> None:
         ).fetchall()
     }
     assert {"idx_audit_event_type", "idx_audit_entity", "idx_audit_created"} <= indexes
+
+
+def test_migrate_check_accepts_a_guarded_view_over_a_private_materialized_view(
+    pg_server, migrations_copy: Path  # type: ignore[no-untyped-def]
+) -> None:
+    (migrations_copy / "29990101000000_guarded.sql").write_text(
+        "CREATE MATERIALIZED VIEW ipai_gold_core.mv_private AS SELECT 1 AS x;\n"
+        "REVOKE ALL ON ipai_gold_core.mv_private FROM authenticated, anon;\n"
+        "CREATE VIEW ipai_gold_core.guarded WITH (security_barrier) AS\n"
+        "  SELECT x FROM ipai_gold_core.mv_private WHERE public.ipai_has_role('analyst');\n"
+    )
+    report = check_migrations(pg_server.url("postgres"), migrations_copy)
+    assert report.gold_platinum.percent == 100.0
+    assert {f.name for f in report.gold_platinum.findings} >= {"mv_private", "guarded"}
+
+
+def test_migrate_check_refuses_a_barrier_view_without_an_access_check(
+    pg_server, migrations_copy: Path  # type: ignore[no-untyped-def]
+) -> None:
+    (migrations_copy / "29990101000000_unguarded.sql").write_text(
+        "CREATE MATERIALIZED VIEW ipai_gold_core.mv_open AS SELECT 1 AS x;\n"
+        "REVOKE ALL ON ipai_gold_core.mv_open FROM authenticated, anon;\n"
+        "CREATE VIEW ipai_gold_core.barrier_only WITH (security_barrier) AS\n"
+        "  SELECT x FROM ipai_gold_core.mv_open;\n"
+    )
+    with pytest.raises(CheckFailed) as caught:
+        check_migrations(pg_server.url("postgres"), migrations_copy)
+    assert any("barrier_only" in f for f in caught.value.failures)

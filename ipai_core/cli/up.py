@@ -8,6 +8,8 @@ import typer
 
 from ipai_core.auth import users
 from ipai_core.db.location import admin_connection
+from ipai_core.demo.load import demo_loaded, load_demo
+from ipai_core.errors import IpaiError
 from ipai_core.lakehouse import Lakehouse
 from ipai_core.migrate.runner import migrate
 from ipai_core.settings import Settings, get_settings
@@ -15,17 +17,22 @@ from ipai_core.settings import Settings, get_settings
 DEMO_ADMIN = "admin@ipai.local"
 
 
-def up(
-    serve: bool = typer.Option(True, "--serve/--no-serve", help="Start the workspace afterwards."),
-) -> None:
+SERVE_OPTION = typer.Option(True, "--serve/--no-serve", help="Start the workspace afterwards.")
+DEMO_OPTION = typer.Option(True, "--demo/--no-demo", help="Load the demo data on the first run.")
+
+
+def up(serve: bool = SERVE_OPTION, demo: bool = DEMO_OPTION) -> None:
     """Start the database (embedded unless IPAI_DATABASE_URL is set), migrate, create the demo
-    admin (password printed once) and serve the workspace."""
+    admin (password printed once), load the demo data through the real connectors (first run
+    only) and serve the workspace."""
     settings = get_settings()
     with admin_connection(settings) as conn:
         report = migrate(conn, settings.migrations_dir)
     typer.echo(f"database ready: {len(report.applied)} migration(s) applied")
     with Lakehouse.open(settings) as lh:
         _ensure_demo_admin(lh)
+        if demo:
+            _ensure_demo_data(lh)
     if serve:
         _serve(settings)
 
@@ -45,6 +52,24 @@ def _ensure_demo_admin(lh: Lakehouse) -> None:
     users.add_user(lh.db, DEMO_ADMIN, password, ["admin"])
     typer.secho("demo admin created — this password is shown only once:", bold=True)
     typer.echo(f"  email:    {DEMO_ADMIN}\n  password: {password}")
+
+
+def _ensure_demo_data(lh: Lakehouse) -> None:
+    if demo_loaded(lh):
+        typer.echo("demo data already loaded (re-run a source with `ipai connectors run NAME`)")
+        return
+    typer.echo("loading demo data through the connectors …")
+    result = load_demo(lh)
+    for run in result.runs:
+        written = sum(s.rows_written for s in run.streams.values())
+        typer.echo(
+            f"  {run.connector}: {run.status}, {written:,} rows"
+            + (f" — {run.error}" if run.error else "")
+        )
+    refreshed = sum(o.status == "success" for o in result.transform.outcomes)
+    typer.echo(f"  {refreshed} materialized view(s) refreshed")
+    if not result.ok:
+        raise IpaiError("the demo data did not load completely; see the lines above")
 
 
 def _serve(settings: Settings) -> None:

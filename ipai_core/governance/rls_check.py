@@ -1,9 +1,11 @@
 """RLS coverage (PRD success metric: 100% for gold and platinum).
 
 A table passes when RLS is enabled and at least one policy exists. A view passes when it runs with
-the caller's rights (`security_invoker`), so the RLS of what it reads applies. A materialized view
-cannot carry RLS, so it passes only when anon and authenticated cannot read it directly (it is then
-served through a guarded view).
+the caller's rights (`security_invoker`), so the RLS of what it reads applies — or when it is a
+guarded view: `security_barrier`, with the caller's identity checked in its own definition through
+one of the access functions (`ipai_has_role`, `ipai_has_any_role`, `ipai_company_allowed`). That is
+how gold serves materialized views, which cannot carry RLS: a materialized view passes only when
+anon and authenticated cannot read it directly.
 
 A database without any gold or platinum schema has not been migrated: the check refuses it rather
 than report a vacuous 100%.
@@ -19,6 +21,7 @@ from ipai_core.errors import CheckFailed
 
 GOLD_AND_PLATINUM = r"^ipai_(gold|platinum)_"
 EVERY_IPAI_SCHEMA = r"^ipai_(bronze|silver|gold|platinum)_"
+ACCESS_FUNCTIONS = ("ipai_has_role", "ipai_has_any_role", "ipai_company_allowed")
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,13 @@ SELECT n.nspname, c.relname, c.relkind::text, c.relrowsecurity,
        EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid),
        coalesce('security_invoker=true' = ANY (c.reloptions)
                 OR 'security_invoker=on' = ANY (c.reloptions), false),
+       coalesce('security_barrier=true' = ANY (c.reloptions)
+                OR 'security_barrier=on' = ANY (c.reloptions), false)
+         AND EXISTS (SELECT 1 FROM pg_rewrite r
+                       JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
+                                       AND d.refclassid = 'pg_proc'::regclass
+                       JOIN pg_proc f ON f.oid = d.refobjid
+                      WHERE r.ev_class = c.oid AND f.proname = ANY (%(guards)s)),
        has_table_privilege('anon', c.oid, 'SELECT')
          OR has_table_privilege('authenticated', c.oid, 'SELECT')
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -78,6 +88,7 @@ def rls_coverage(conn: psycopg.Connection, *, every_schema: bool = False) -> Rls
         {
             "pattern": EVERY_IPAI_SCHEMA if every_schema else GOLD_AND_PLATINUM,
             "control": every_schema,
+            "guards": list(ACCESS_FUNCTIONS),
         },
     ).fetchall()
     return RlsCoverage(tuple(_finding(*row) for row in rows))
@@ -102,6 +113,7 @@ def _finding(
     rls: bool,
     has_policy: bool,
     invoker: bool,
+    guarded: bool,
     client_readable: bool,
 ) -> RlsFinding:
     if relkind in ("r", "p"):
@@ -112,9 +124,13 @@ def _finding(
             problem = "RLS is on but no policy exists (nobody can read it)"
         return RlsFinding(schema, name, "table", problem)
     if relkind == "v":
-        return RlsFinding(
-            schema, name, "view", None if invoker else "view is not security_invoker (bypasses RLS)"
+        problem = (
+            None
+            if invoker or guarded
+            else "view neither runs as the caller (security_invoker) nor guards its rows with an "
+            "access function under security_barrier"
         )
+        return RlsFinding(schema, name, "view", problem)
     return RlsFinding(
         schema,
         name,
