@@ -33,6 +33,7 @@ from typing import Any
 import jwt
 
 from ipai_core.errors import ConfigError, InvalidToken
+from ipai_core.private_file import create_once
 from ipai_core.settings import Settings
 
 ALLOWED_ROLES = frozenset({"anon", "authenticated", "service_role"})
@@ -63,16 +64,9 @@ def resolve_jwt_secret(settings: Settings) -> str:
 
 
 def _load_or_create_secret(path: Path) -> str:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        # O_EXCL: two processes starting together cannot both create (and disagree on) a secret.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return _read_secret(path)
+    # Created once, atomically: concurrent first runs agree on one secret and never read half.
     secret = secrets.token_urlsafe(48)
-    with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write(secret)
-    return secret
+    return secret if create_once(path, secret) else _read_secret(path)
 
 
 def _read_secret(path: Path) -> str:

@@ -13,6 +13,7 @@ from ipai_core.cli import (
     db,
     explore,
     migrate,
+    scheduler,
     secrets,
     transform,
     up,
@@ -37,6 +38,7 @@ app.add_typer(checks.spec_app, name="spec")
 app.command("up")(up.up)
 app.command("workspace")(up.workspace)
 app.command("explore")(explore.explore)
+app.command("scheduler")(scheduler.scheduler)
 
 
 def main() -> None:

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ipai_core.db.scoped import ScopedSession
 from ipai_core.errors import ConfigError
+from ipai_core.private_file import create_once
 from ipai_core.settings import Settings
 from ipai_core.vault.secret import SecretValue
 from ipai_core.vault.store import SecretInfo, Vault, info_rows
@@ -137,18 +138,11 @@ def _decode_key(text: str, *, source: str) -> bytes:
 
 
 def _load_or_create_key(path: Path) -> bytes:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        # O_EXCL: two processes starting together cannot both create (and disagree on) a key.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return _read_key_file(path)
+    # Created once, atomically: concurrent first runs agree on one key and never read half of it.
     key = AESGCM.generate_key(bit_length=KEY_BYTES * 8)
-    with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write(base64.b64encode(key).decode("ascii") + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    return key
+    if create_once(path, base64.b64encode(key).decode("ascii") + "\n"):
+        return key
+    return _read_key_file(path)
 
 
 def _read_key_file(path: Path) -> bytes:
