@@ -215,7 +215,8 @@ def test_audit_log_has_the_prd_indexes(owner_conn: psycopg.Connection) -> None:
 
 
 def test_migrate_check_accepts_a_guarded_view_over_a_private_materialized_view(
-    pg_server, migrations_copy: Path  # type: ignore[no-untyped-def]
+    pg_server,
+    migrations_copy: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     (migrations_copy / "29990101000000_guarded.sql").write_text(
         "CREATE MATERIALIZED VIEW ipai_gold_core.mv_private AS SELECT 1 AS x;\n"
@@ -229,7 +230,8 @@ def test_migrate_check_accepts_a_guarded_view_over_a_private_materialized_view(
 
 
 def test_migrate_check_refuses_a_barrier_view_without_an_access_check(
-    pg_server, migrations_copy: Path  # type: ignore[no-untyped-def]
+    pg_server,
+    migrations_copy: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     (migrations_copy / "29990101000000_unguarded.sql").write_text(
         "CREATE MATERIALIZED VIEW ipai_gold_core.mv_open AS SELECT 1 AS x;\n"

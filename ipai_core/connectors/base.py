@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeAlias, TypeVar
 
 import pyarrow as pa
+from psycopg import sql
 from pydantic import BaseModel, ConfigDict, Field
 
 from ipai_core.storage.base import BlobStore
@@ -95,7 +96,22 @@ class BadRecord:
     reason: str
 
 
-Item: TypeAlias = pa.RecordBatch | Deletes | Checkpoint | BadRecord
+@dataclass(frozen=True)
+class ServerSideLoad:
+    """Rows the workspace database fetches itself (postgres_fdw): no row passes through Python.
+
+    `query` is a SELECT, runnable as the sync's service role, whose output columns are named like
+    the stream's columns and already have their bronze types. The engine runs
+    `INSERT INTO <stage or empty bronze table> (<columns>) SELECT <columns> FROM (<query>)` in the
+    stream's transaction, so upserts, soft deletes and the cursor go through the same merge path as
+    batches. Rows are not validated one by one: the query must leave out rows without a key.
+    """
+
+    query: sql.Composable
+    params: tuple[Any, ...] = ()
+
+
+Item: TypeAlias = pa.RecordBatch | Deletes | Checkpoint | BadRecord | ServerSideLoad
 
 
 @dataclass(frozen=True)
@@ -141,6 +157,12 @@ class RunContext:
     connector_name: str
     run_id: str
     archive: BlobStore | None = None  # where source files are archived so bronze can be rebuilt
+    # The committed cursor of every stream of this connector when the run started (CDC sources
+    # sharing one replication slot release it only up to the oldest of them).
+    cursors: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # The workspace database as its owner, for connectors that set up server-side objects
+    # (postgres_fdw servers, user mappings, foreign tables) the service role may not create.
+    owner_url: str | None = None
 
 
 class Connector(ABC, Generic[ConfigT]):
@@ -165,7 +187,8 @@ class Connector(ABC, Generic[ConfigT]):
 
     @abstractmethod
     def read(self, request: ReadRequest) -> Iterator[Item]:
-        """Yield Arrow batches (and Deletes, Checkpoints, BadRecords) for one stream."""
+        """Yield Arrow batches (and Deletes, Checkpoints, BadRecords, ServerSideLoads) for one
+        stream."""
 
     def close(self) -> None:
         """Release connections; called once after the run, also on failure."""

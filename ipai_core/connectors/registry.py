@@ -10,7 +10,15 @@ from ipai_core.connectors.base import Connector
 from ipai_core.errors import ConfigError
 
 # Built-in connectors, imported on first lookup so that importing ipai_core stays cheap.
-BUILTIN_MODULES = ("ipai_core.connectors.files",)
+BUILTIN_MODULES = (
+    "ipai_core.connectors.files",
+    "ipai_core.connectors.postgres",
+    "ipai_core.connectors.postgres_fdw",
+    "ipai_core.connectors.mysql",
+    "ipai_core.connectors.github",
+    "ipai_core.connectors.events",
+    "ipai_core.connectors.odoo",
+)
 
 _registry: dict[str, type[Connector[Any]]] = {}
 _builtins_loaded = False

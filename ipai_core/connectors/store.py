@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import psycopg
 from croniter import croniter
 from pydantic import ValidationError
 
@@ -91,14 +92,22 @@ def add_connector(
     exists = s.scalar("SELECT 1 FROM public.ipai_connector_config WHERE name = %s", [name])
     if exists and not replace:
         raise ConfigError(f"a connector `{name}` already exists; pass --replace to change it")
-    s.execute(
-        "INSERT INTO public.ipai_connector_config"
-        " (name, connector_type, config, vault_secret_refs, schedule) VALUES (%s, %s, %s, %s, %s)"
-        " ON CONFLICT (name) DO UPDATE SET connector_type = EXCLUDED.connector_type,"
-        " config = EXCLUDED.config, vault_secret_refs = EXCLUDED.vault_secret_refs,"
-        " schedule = EXCLUDED.schedule",
-        [name, connector_type, json.dumps(config), list(secret_refs), schedule],
-    )
+    try:
+        with s.connection.transaction():  # a savepoint: a conflict leaves the session usable
+            s.execute(
+                "INSERT INTO public.ipai_connector_config"
+                " (name, connector_type, config, vault_secret_refs, schedule)"
+                " VALUES (%s, %s, %s, %s, %s)"
+                " ON CONFLICT (name) DO UPDATE SET connector_type = EXCLUDED.connector_type,"
+                " config = EXCLUDED.config, vault_secret_refs = EXCLUDED.vault_secret_refs,"
+                " schedule = EXCLUDED.schedule",
+                [name, connector_type, json.dumps(config), list(secret_refs), schedule],
+            )
+    except psycopg.errors.UniqueViolation as exc:
+        raise ConfigError(
+            f"connector `{name}` conflicts with another one: {exc.diag.message_primary}"
+            f" ({exc.diag.message_detail or 'a unique setting is already taken'})"
+        ) from None
     record = _one(s, name)
     s.execute(
         "SELECT public.ipai_audit('connector_config', 'connector', %s, %s, %s)",

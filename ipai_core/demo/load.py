@@ -8,19 +8,25 @@ GitHub's REST API (GitHub connector). The local servers live only while the demo
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
 from ipai_core.connectors import store
 from ipai_core.db.principal import Principal
+from ipai_core.demo.devops_data import DevopsDemo
+from ipai_core.demo.erp_data import ErpDemo
+from ipai_core.demo.github_server import GithubServer
+from ipai_core.demo.odoo_server import OdooServer
 from ipai_core.demo.retail_data import RetailFiles, write_retail_demo
 from ipai_core.lakehouse import Lakehouse
 from ipai_core.sync.engine import RunResult, run_connector
 from ipai_core.transform.runner import TransformResult, run_transformations
+from ipai_core.vault import open_vault
 
 
 @dataclass(frozen=True)
@@ -48,7 +54,7 @@ def reference_day() -> date:
 
 def demo_loaded(lh: Lakehouse) -> bool:
     """True when every demo connector has a successful run (so `ipai up` skips reloading)."""
-    names = [c.name for c in _retail_connectors(Path("."))]
+    names = list(DEMO_CONNECTORS)
     with lh.session(Principal.service("demo: check")) as s:
         done = s.scalar(
             "SELECT count(DISTINCT c.name) FROM public.ipai_connector_config c"
@@ -141,10 +147,58 @@ def _retail_connectors(folder: Path) -> list[DemoConnector]:
 
 
 @contextmanager
-def _nothing(lh: Lakehouse, today: date) -> Iterator[list[DemoConnector]]:
-    yield []
+def _github(lh: Lakehouse, today: date) -> Iterator[list[DemoConnector]]:
+    """DevOps data served by a local server speaking GitHub's REST API, for the github connector."""
+    demo = DevopsDemo.generate(reference=datetime.combine(today, time(18), UTC))
+    token = secrets.token_urlsafe(24)
+    open_vault(lh).put(GITHUB_TOKEN, token, description="token of the local demo GitHub server")
+    with GithubServer(demo, token=token) as server:
+        yield [
+            DemoConnector(
+                "demo-github",
+                "github",
+                {
+                    "target_schema": "ipai_bronze_devops",
+                    "api_url": server.base_url,
+                    "repositories": sorted(demo.repositories),
+                    "token_secret": GITHUB_TOKEN,
+                },
+                (GITHUB_TOKEN,),
+            )
+        ]
 
 
-# Further demo sources (ERP over Odoo JSON-RPC, DevOps over GitHub REST): each a context manager
-# that starts its local server, stores its secrets in the vault and yields its connectors.
-DEMO_SOURCES = (_nothing,)
+@contextmanager
+def _odoo(lh: Lakehouse, today: date) -> Iterator[list[DemoConnector]]:
+    """ERP data served by a local server speaking Odoo's JSON-RPC, for the odoo connector."""
+    password = secrets.token_urlsafe(24)
+    open_vault(lh).put(ODOO_PASSWORD, password, description="password of the local demo Odoo")
+    with OdooServer(ErpDemo.generate(reference_date=today), password=password) as server:
+        yield [
+            DemoConnector(
+                "demo-odoo",
+                "odoo",
+                {
+                    "target_schema": "ipai_bronze_erp",
+                    "url": server.url,
+                    "database": server.database,
+                    "username": server.login,
+                    "password_secret": ODOO_PASSWORD,
+                },
+                (ODOO_PASSWORD,),
+            )
+        ]
+
+
+GITHUB_TOKEN = "demo/github_token"  # noqa: S105 - a vault reference, not a secret
+ODOO_PASSWORD = "demo/odoo_password"  # noqa: S105 - a vault reference, not a secret
+
+# Demo sources with a local server: each a context manager that starts the server, stores its
+# secrets in the vault and yields its connectors; the server lives while the demo loads.
+DEMO_SOURCES = (_odoo, _github)
+DEMO_CONNECTORS = (
+    "demo-retail-transactions",
+    "demo-retail-campaigns",
+    "demo-creative-results",
+    "demo-github",
+)

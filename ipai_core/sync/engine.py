@@ -80,7 +80,13 @@ def run_connector(
         secrets: Mapping[str, SecretValue] = {}
         try:
             secrets = open_vault(lh).resolve(record.vault_secret_refs)
-            context = RunContext(record.name, run_id, default_blob_store(lh.settings))
+            context = RunContext(
+                record.name,
+                run_id,
+                default_blob_store(lh.settings),
+                cursors=_cursors(lh, record.id),
+                owner_url=lh.db.url,
+            )
             instance = cls(options, secrets, context)
             try:
                 error = _run_streams(

@@ -20,6 +20,7 @@ from ipai_core.connectors.base import (
     Connector,
     Deletes,
     ReadRequest,
+    ServerSideLoad,
     StreamSchema,
     SyncMode,
 )
@@ -119,6 +120,10 @@ def _load(
                 stats.rows_deleted += _soft_delete_keys(s, table, item.keys, job.run_id)
             elif isinstance(item, Checkpoint):
                 cursor = dict(item.value)
+            elif isinstance(item, ServerSideLoad):
+                loaded = _insert_select(s, table, stage, item, job.run_id)
+                stats.rows_read += loaded
+                stats.rows_written += loaded if stage is None else 0
             if since_progress >= PROGRESS_EVERY_ROWS:
                 since_progress = 0
                 on_progress()
@@ -135,6 +140,32 @@ def _copy_direct(s: ScopedSession, table: BronzeTable, batch: pa.RecordBatch, ru
     try:
         with s.connection.transaction():  # a savepoint, so a clash can be told apart
             return copy_batch(s.connection, table.ident, batch, extra=[("_ipai_run_id", run_id)])
+    except psycopg.errors.UniqueViolation as exc:
+        raise _DirectLoadClash from exc
+
+
+def _insert_select(
+    s: ScopedSession,
+    table: BronzeTable,
+    stage: sql.Composed | None,
+    load: ServerSideLoad,
+    run_id: str,
+) -> int:
+    """Rows the database fetches itself go into the stage, or (fast path) into the empty bronze
+    table; no statement timeout, as one statement moves the whole stream."""
+    cols = _columns(table.columns)
+    s.execute("SELECT set_config('statement_timeout', '0', true)")
+    if stage is not None:
+        statement = sql.SQL("INSERT INTO {} ({}) SELECT {} FROM ({}) AS q").format(
+            stage, cols, cols, load.query
+        )
+        return s.execute(statement, load.params)
+    statement = sql.SQL(
+        "INSERT INTO {} ({}, _ipai_run_id) SELECT {}, {}::uuid FROM ({}) AS q"
+    ).format(table.ident, cols, cols, sql.Literal(run_id), load.query)
+    try:
+        with s.connection.transaction():
+            return s.execute(statement, load.params)
     except psycopg.errors.UniqueViolation as exc:
         raise _DirectLoadClash from exc
 

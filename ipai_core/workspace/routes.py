@@ -34,6 +34,7 @@ from starlette.routing import Route
 
 from ipai_core.auth.users import sign_in
 from ipai_core.errors import DatabaseError, InvalidCredentials, IpaiError
+from ipai_core.events.routes import build_event_routes
 from ipai_core.lakehouse import Lakehouse
 
 SESSION_COOKIE = "ipai_session"
@@ -68,6 +69,7 @@ def build_routes(lakehouse_provider: LakehouseProvider) -> list[Route]:
         Route(LOGIN_PATH, endpoints.login, methods=["POST"]),
         Route(LOGOUT_PATH, endpoints.logout, methods=["GET", "POST"]),
         Route("/auth/token", endpoints.token, methods=["POST"]),
+        *build_event_routes(lakehouse_provider),  # POST /api/events/{source}
     ]
 
 
