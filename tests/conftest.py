@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import itertools
 import secrets
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -24,10 +26,16 @@ _counter = itertools.count()
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerStatus]:
-    server = EmbeddedServer(tmp_path_factory.mktemp("embedded"), preferred_port=55432)
-    yield server.start()
-    server.stop()
+def pg_server() -> Iterator[ServerStatus]:
+    """The session's server lives outside pytest's temp root: pytest resets that root to 0700
+    whenever a pytest session starts, which would lock the server's own user out of its data."""
+    folder = Path(tempfile.mkdtemp(prefix="ipai-test-pg-"))
+    server = EmbeddedServer(folder, preferred_port=55432)
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
