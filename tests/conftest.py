@@ -8,6 +8,7 @@ import secrets
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
+from datetime import date
 from pathlib import Path
 
 import psycopg
@@ -16,6 +17,7 @@ from psycopg import sql
 
 from ipai_core.auth import users
 from ipai_core.db.embedded import EmbeddedServer, ServerStatus
+from ipai_core.demo.load import load_demo
 from ipai_core.lakehouse import Lakehouse
 from ipai_core.migrate.runner import migrate
 from ipai_core.settings import PROJECT_ROOT, Settings
@@ -103,3 +105,21 @@ def make_user(lakehouse: Lakehouse) -> UserMaker:
         return email, password, token
 
     return make
+
+
+DEMO_TODAY = date(2026, 11, 1)
+
+
+@pytest.fixture(scope="session")
+def demo_lakehouse(
+    new_database: Callable[[], str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Lakehouse]:
+    """A database of its own with the whole demo loaded through the real connectors (other
+    tests sync into the same bronze tables of the shared database)."""
+    url = new_database()
+    with psycopg.connect(url, autocommit=True) as conn:
+        migrate(conn, MIGRATIONS)
+    with Lakehouse.open(make_settings(url, tmp_path_factory.mktemp("demo"))) as lh:
+        report = load_demo(lh, today=DEMO_TODAY)
+        assert report.ok, [r.error for r in report.runs]
+        yield lh

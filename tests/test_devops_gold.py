@@ -4,36 +4,23 @@ against an independent computation in plain Python over the same demo objects.""
 from __future__ import annotations
 
 import statistics
-from collections.abc import Callable, Iterator
-from datetime import UTC, date, datetime, time
+from datetime import UTC, datetime, time
 from decimal import Decimal
 from pathlib import Path
 
-import psycopg
 import pytest
-from conftest import MIGRATIONS, make_settings
+from conftest import DEMO_TODAY
 
 from ipai_core import Lakehouse
 from ipai_core.auth import users
 from ipai_core.demo.devops_data import DevopsDemo, parse_time
-from ipai_core.demo.load import load_demo
-from ipai_core.migrate.runner import migrate
 
-TODAY = date(2026, 11, 1)
+TODAY = DEMO_TODAY
 
 
 @pytest.fixture(scope="module")
-def lake(
-    new_database: Callable[[], str], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Lakehouse]:
-    """A database of its own: other tests sync into the same bronze tables."""
-    url = new_database()
-    with psycopg.connect(url, autocommit=True) as conn:
-        migrate(conn, MIGRATIONS)
-    with Lakehouse.open(make_settings(url, tmp_path_factory.mktemp("devops"))) as lh:
-        report = load_demo(lh, today=TODAY)
-        assert report.ok, [r.error for r in report.runs]
-        yield lh
+def lake(demo_lakehouse: Lakehouse) -> Lakehouse:
+    return demo_lakehouse
 
 
 @pytest.fixture(scope="module")

@@ -4,36 +4,25 @@ cash and aging equal an independent computation over the same Odoo records."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterator
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 import psycopg
 import pytest
-from conftest import MIGRATIONS, make_settings
+from conftest import DEMO_TODAY
 
 from ipai_core import AccessDenied, Lakehouse
 from ipai_core.auth import users
 from ipai_core.demo.erp_data import ErpDemo
-from ipai_core.demo.load import load_demo
-from ipai_core.migrate.runner import migrate
 
-TODAY = date(2026, 11, 1)
+TODAY = DEMO_TODAY
 CENT = Decimal("0.01")
 
 
 @pytest.fixture(scope="module")
-def lake(
-    new_database: Callable[[], str], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Lakehouse]:
-    url = new_database()
-    with psycopg.connect(url, autocommit=True) as conn:
-        migrate(conn, MIGRATIONS)
-    with Lakehouse.open(make_settings(url, tmp_path_factory.mktemp("erp"))) as lh:
-        report = load_demo(lh, today=TODAY)
-        assert report.ok, [r.error for r in report.runs]
-        yield lh
+def lake(demo_lakehouse: Lakehouse) -> Lakehouse:
+    return demo_lakehouse
 
 
 def token(lake: Lakehouse, email: str, roles: list[str]) -> str:
