@@ -22,6 +22,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from benchmarks.shape import COLUMNS
+
 SEED = 20261124
 CHUNK_ROWS = 100_000
 CHANGED_ROWS = 10_000
@@ -53,40 +55,7 @@ SCHEMA = pa.schema(
         pa.field("updated_at", pa.timestamp("us", tz="UTC")),
     ]
 )
-
-# The file connector's `columns` config: the types above, by the names connector configs use.
-COLUMN_TYPES = {
-    "id": "bigint",
-    "invoice_id": "bigint",
-    "line_no": "int32",
-    "product_sku": "text",
-    "description": "text",
-    "quantity": "int32",
-    "unit_price": "decimal(12,2)",
-    "discount": "decimal(12,2)",
-    "tax_rate": "decimal(5,4)",
-    "amount": "decimal(14,2)",
-    "currency": "text",
-    "invoice_date": "date",
-    "updated_at": "timestamptz",
-}
-
-# The same shape in PostgreSQL, as bronze creates it (for the psql and Arrow COPY peers).
-PG_COLUMNS = {
-    "id": "bigint NOT NULL",
-    "invoice_id": "bigint",
-    "line_no": "integer",
-    "product_sku": "text",
-    "description": "text",
-    "quantity": "integer",
-    "unit_price": "numeric(12,2)",
-    "discount": "numeric(12,2)",
-    "tax_rate": "numeric(5,4)",
-    "amount": "numeric(14,2)",
-    "currency": "text",
-    "invoice_date": "date",
-    "updated_at": "timestamp with time zone",
-}
+assert tuple(SCHEMA.names) == COLUMNS, "benchmarks.shape and SCHEMA must list the same columns"
 
 _MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
 _PRODUCT_SKUS = pa.array([f"SKU-{p:06d}" for p in range(PRODUCTS)])
