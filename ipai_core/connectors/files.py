@@ -47,7 +47,8 @@ _EXTENSIONS: dict[str, FileFormat] = {
     ".ndjson": "jsonl",
 }
 _SAMPLE_ROWS = 1000
-_CSV_BLOCK = 16 << 20
+_CSV_BLOCK = 4 << 20
+_SAMPLE_BYTES = 1 << 20  # the head of a CSV file that type inference reads
 
 
 class CsvOptions(BaseModel):
@@ -170,7 +171,7 @@ class FileConnector(Connector[FileConnectorConfig]):
                 return {f.name: f.type for f in pq.ParquetFile(handle).schema_arrow}
             if fmt == "csv":
                 sample = pl.read_csv(
-                    handle,
+                    _head(handle, _SAMPLE_BYTES),
                     n_rows=_SAMPLE_ROWS,
                     infer_schema_length=_SAMPLE_ROWS,
                     separator=self.config.csv.delimiter,
@@ -248,7 +249,7 @@ class FileConnector(Connector[FileConnectorConfig]):
         yield from invalid
 
     def _read_parquet(self, key: str, handle: BinaryIO, request: ReadRequest) -> Iterator[Item]:
-        parquet = pq.ParquetFile(handle)
+        parquet = pq.ParquetFile(handle, pre_buffer=False)  # one row group in memory at a time
         wanted = request.stream.arrow_schema
         row = 1
         for batch in parquet.iter_batches(batch_size=request.batch_rows):
@@ -293,6 +294,15 @@ class FileConnector(Connector[FileConnectorConfig]):
             shutil.copyfileobj(handle, copy)
             copy.flush()
             self.context.archive.put_file(target, Path(copy.name))
+
+
+def _head(handle: BinaryIO, size: int) -> io.BytesIO:
+    """The first `size` bytes of a file, cut after its last complete line (bounded memory)."""
+    chunk = handle.read(size)
+    handle.seek(0)
+    if len(chunk) == size and b"\n" in chunk:
+        chunk = chunk[: chunk.rindex(b"\n") + 1]
+    return io.BytesIO(chunk)
 
 
 def _csv_header(handle: BinaryIO, options: CsvOptions) -> list[str]:
