@@ -47,7 +47,7 @@ _EXTENSIONS: dict[str, FileFormat] = {
     ".ndjson": "jsonl",
 }
 _SAMPLE_ROWS = 1000
-_CSV_BLOCK = 4 << 20
+_CSV_BLOCK = 1 << 20  # a block is read ahead and held as strings: 4 MiB blocks cost ~130 MiB
 _SAMPLE_BYTES = 1 << 20  # the head of a CSV file that type inference reads
 
 
@@ -154,21 +154,27 @@ class FileConnector(Connector[FileConnectorConfig]):
     def _columns(self, files: list[BlobInfo]) -> dict[str, pa.DataType]:
         """Declared types first, then every column any file has, typed from a sample."""
         found: dict[str, pa.DataType] = {}
+        declared = {name: arrow_type(spec) for name, spec in self.config.columns.items()}
         for info in files:
             with self._store.open(info.key) as handle:
-                for name, t in self._sample_schema(info.key, handle).items():
+                for name, t in self._sample_schema(info.key, handle, declared).items():
                     found.setdefault(name, t)
-        declared = {name: arrow_type(spec) for name, spec in self.config.columns.items()}
         return {
             **{n: declared.get(n, t) for n, t in found.items()},
             **{n: t for n, t in declared.items() if n not in found},
         }
 
-    def _sample_schema(self, key: str, handle: BinaryIO) -> dict[str, pa.DataType]:
+    def _sample_schema(
+        self, key: str, handle: BinaryIO, declared: dict[str, pa.DataType]
+    ) -> dict[str, pa.DataType]:
         fmt = self._format(key)
         try:
             if fmt == "parquet":
                 return {f.name: f.type for f in pq.ParquetFile(handle).schema_arrow}
+            if fmt == "csv" and self.config.csv.has_header:
+                header = _csv_header(handle, self.config.csv)
+                if all(name in declared for name in header):  # nothing to infer: no sample
+                    return {name: declared[name] for name in header}
             if fmt == "csv":
                 sample = pl.read_csv(
                     _head(handle, _SAMPLE_BYTES),

@@ -13,10 +13,14 @@ relative to the store root and listings take glob patterns (`*` within a directo
     default_blob_store(settings).put_file("archive/x.csv", path)
 """
 
+from typing import TYPE_CHECKING
+
 from ipai_core.storage.base import BlobInfo, BlobStore, glob_match
 from ipai_core.storage.local import LocalBlobStore
 from ipai_core.storage.locate import blob_store_from_url, default_blob_store
-from ipai_core.storage.s3 import S3BlobStore
+
+if TYPE_CHECKING:
+    from ipai_core.storage.s3 import S3BlobStore
 
 __all__ = [
     "BlobInfo",
@@ -27,3 +31,12 @@ __all__ = [
     "default_blob_store",
     "glob_match",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """`S3BlobStore` is imported on first use: boto3 costs ~30 MiB a local-only run need not."""
+    if name == "S3BlobStore":
+        from ipai_core.storage.s3 import S3BlobStore
+
+        return S3BlobStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -18,7 +18,6 @@ from ipai_core.errors import ConfigError
 from ipai_core.settings import Settings
 from ipai_core.storage.base import BlobStore, check_key, has_glob
 from ipai_core.storage.local import LocalBlobStore
-from ipai_core.storage.s3 import S3BlobStore
 from ipai_core.vault.secret import SecretValue
 
 CREDENTIAL_NAMES = ("access_key_id", "secret_access_key")
@@ -46,6 +45,8 @@ def blob_store_from_url(
     root, pattern = _split(location)
     if location.bucket is None:
         return LocalBlobStore(Path(root)), pattern
+    from ipai_core.storage.s3 import S3BlobStore  # boto3 costs ~30 MiB: only for S3 URLs
+
     access_key_id, secret = (_credential(credentials or {}, name) for name in CREDENTIAL_NAMES)
     store = S3BlobStore(
         bucket=location.bucket,
@@ -68,6 +69,8 @@ def default_blob_store(settings: Settings) -> BlobStore:
         raise ConfigError(f"blob store URL `{url}` has wildcards; give the store's root directory")
     if location.bucket is None:
         return LocalBlobStore(Path(location.path))
+    from ipai_core.storage.s3 import S3BlobStore
+
     secret = settings.s3_secret_access_key
     return S3BlobStore(
         bucket=location.bucket,

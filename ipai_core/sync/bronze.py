@@ -58,7 +58,7 @@ def ensure_bronze_table(
     s: ScopedSession, schema: str, name: str, stream: StreamSchema, *, connector: str
 ) -> tuple[BronzeTable, list[DriftChange]]:
     """Create the table or bring it in line with the stream; returns the drift applied."""
-    existing = _existing_columns(s, schema, name)
+    existing = existing_columns(s, schema, name)
     table = BronzeTable(schema, name, tuple(c.name for c in stream.columns), stream.primary_key)
     if not existing:
         _create(s, table, stream)
@@ -83,7 +83,7 @@ def ensure_bronze_table(
     return table, changes
 
 
-def _existing_columns(s: ScopedSession, schema: str, name: str) -> dict[str, str]:
+def existing_columns(s: ScopedSession, schema: str, name: str) -> dict[str, str]:
     rows = s.query(
         "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a"
         " WHERE a.attrelid = to_regclass(format('%%I.%%I', %s::text, %s::text))"

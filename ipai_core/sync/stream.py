@@ -28,8 +28,9 @@ from ipai_core.db.pool import Database
 from ipai_core.db.principal import Principal
 from ipai_core.db.scoped import ScopedSession, session
 from ipai_core.errors import TooManyBadRows
-from ipai_core.sync.bronze import BronzeTable, ensure_bronze_table
-from ipai_core.sync.copy import copy_batch
+from ipai_core.sync.bronze import BronzeTable, ensure_bronze_table, existing_columns
+from ipai_core.sync.copy import CopyStream, binary_copyable
+from ipai_core.sync.pgtypes import pg_type
 from ipai_core.sync.runs import StreamStats
 from ipai_core.sync.validate import validate
 
@@ -94,39 +95,47 @@ def _load(
             sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(table.ident)
         )
         stage = None if direct else _create_stage(s, table)
+        copy = _copy_stream(s, table, stage, job)
         cursor = job.cursor
         request = ReadRequest(job.stream, job.mode, job.cursor, batch_rows=job.batch_rows)
         since_progress = 0
-        for item in connector.read(request):
-            if isinstance(item, pa.RecordBatch):
-                source, first_row = _origin(item, job.stream.name, stats.rows_read + 1)
-                checked = validate(item, job.stream, source, first_row=first_row)
-                stats.rows_read += item.num_rows
-                stats.bytes_read += item.nbytes
-                _quarantine(db, job, checked.bad, stats)
-                if direct:
-                    stats.rows_written += _copy_direct(s, table, checked.good, job.run_id)
-                elif stage is not None:
-                    copy_batch(s.connection, stage, checked.good)
-                since_progress += item.num_rows
-            elif isinstance(item, BadRecord):
-                stats.rows_read += 1
-                _quarantine(db, job, [item], stats)
-            elif isinstance(item, Deletes):
-                if job.mode is SyncMode.FULL_REFRESH:
-                    continue  # a full refresh finds deletions itself, from what it did not see
-                if stage is not None:
-                    stats.rows_written += _merge(s, table, stage, job.run_id)
-                stats.rows_deleted += _soft_delete_keys(s, table, item.keys, job.run_id)
-            elif isinstance(item, Checkpoint):
-                cursor = dict(item.value)
-            elif isinstance(item, ServerSideLoad):
-                loaded = _insert_select(s, table, stage, item, job.run_id)
-                stats.rows_read += loaded
-                stats.rows_written += loaded if stage is None else 0
-            if since_progress >= PROGRESS_EVERY_ROWS:
-                since_progress = 0
-                on_progress()
+        try:
+            for item in connector.read(request):
+                if isinstance(item, pa.RecordBatch):
+                    source, first_row = _origin(item, job.stream.name, stats.rows_read + 1)
+                    checked = validate(item, job.stream, source, first_row=first_row)
+                    stats.rows_read += item.num_rows
+                    stats.bytes_read += item.nbytes
+                    _quarantine(db, job, checked.bad, stats)
+                    written = copy.write(checked.good)
+                    stats.rows_written += written if direct else 0
+                    since_progress += item.num_rows
+                elif isinstance(item, BadRecord):
+                    stats.rows_read += 1
+                    _quarantine(db, job, [item], stats)
+                elif isinstance(item, Deletes):
+                    if job.mode is SyncMode.FULL_REFRESH:
+                        continue  # a full refresh finds deletions itself, from what it did not see
+                    copy.close()  # the rows before the deletes are in, and the connection free
+                    if stage is not None:
+                        stats.rows_written += _merge(s, table, stage, job.run_id)
+                    stats.rows_deleted += _soft_delete_keys(s, table, item.keys, job.run_id)
+                elif isinstance(item, Checkpoint):
+                    cursor = dict(item.value)
+                elif isinstance(item, ServerSideLoad):
+                    copy.close()
+                    loaded = _insert_select(s, table, stage, item, job.run_id)
+                    stats.rows_read += loaded
+                    stats.rows_written += loaded if stage is None else 0
+                if since_progress >= PROGRESS_EVERY_ROWS:
+                    since_progress = 0
+                    on_progress()
+            copy.close()
+        except BaseException as exc:
+            copy.close(exc)
+            if direct and isinstance(exc, psycopg.errors.UniqueViolation):
+                raise _DirectLoadClash from exc
+            raise
         _check_bad_share(job, stats)
         if stage is not None:
             full = job.mode is SyncMode.FULL_REFRESH
@@ -136,12 +145,32 @@ def _load(
         _save_cursor(s, job, cursor)
 
 
-def _copy_direct(s: ScopedSession, table: BronzeTable, batch: pa.RecordBatch, run_id: str) -> int:
-    try:
-        with s.connection.transaction():  # a savepoint, so a clash can be told apart
-            return copy_batch(s.connection, table.ident, batch, extra=[("_ipai_run_id", run_id)])
-    except psycopg.errors.UniqueViolation as exc:
-        raise _DirectLoadClash from exc
+def _copy_stream(
+    s: ScopedSession, table: BronzeTable, stage: sql.Composed | None, job: StreamJob
+) -> CopyStream:
+    """One COPY for the whole stream — into bronze (fast path, with the run id) or the stage —
+    fed from a background thread, so the server loads batch k while batch k+1 is read, typed
+    and rendered. Binary when every bronze column has its Arrow column's exact type."""
+    binary = _binary_ok(s, table, job.stream)
+    if stage is None:
+        return CopyStream(
+            s.connection,
+            table.ident,
+            table.columns,
+            extra=[("_ipai_run_id", job.run_id)],
+            binary=binary,
+        )
+    return CopyStream(s.connection, stage, table.columns, binary=binary)
+
+
+def _binary_ok(s: ScopedSession, table: BronzeTable, stream: StreamSchema) -> bool:
+    """Text COPY lets the server convert values; binary COPY does not, so it is used only when
+    each bronze column's type is exactly `pg_type` of its Arrow type (not after a widening)."""
+    types = [stream.column(c).type for c in table.columns]
+    if not binary_copyable(types):
+        return False
+    existing = existing_columns(s, table.schema, table.name)
+    return all(existing.get(c) == pg_type(t) for c, t in zip(table.columns, types, strict=True))
 
 
 def _insert_select(

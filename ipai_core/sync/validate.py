@@ -8,8 +8,10 @@ from dataclasses import dataclass
 
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ipai_core.connectors.base import BadRecord, StreamSchema
+from ipai_core.sync.copy import text_array
 
 _TRUE = ("true", "t", "yes", "y", "1")
 _FALSE = ("false", "f", "no", "n", "0")
@@ -28,15 +30,24 @@ def validate(
 
     A refused row's source reads `<source>#<n>`, n counting from `first_row`.
     """
+    cast = _strict_cast(batch, stream) if stream.raw_text else {}
     frame = pl.DataFrame(pl.from_arrow(batch))
     missing = [c.name for c in stream.columns if c.name not in frame.columns]
     frame = frame.with_columns(pl.lit(None).alias(name) for name in missing)
     frame = frame.with_row_index("__row")
+    lenient = stream.raw_text
     typed = frame.select(
         "__row",
-        *(_parse(c.name, c.type) if stream.raw_text else pl.col(c.name) for c in stream.columns),
+        *(
+            cast[c.name]
+            if c.name in cast
+            else _parse(c.name, c.type)
+            if lenient
+            else pl.col(c.name)
+            for c in stream.columns
+        ),
     )
-    reasons = _reasons(frame, typed, stream)
+    reasons = _reasons(frame, typed, stream, cast)
     bad_mask = reasons.is_not_null()
     bad_rows = frame.filter(bad_mask)
     bad = [
@@ -51,6 +62,40 @@ def validate(
     ]
     good = typed.filter(~bad_mask).drop("__row").to_arrow()
     return ValidatedBatch(good=_conform(good, stream), bad=bad)
+
+
+def _strict_cast(batch: pa.RecordBatch, stream: StreamSchema) -> dict[str, pl.Series]:
+    """Type in one strict Arrow cast each text column whose every value is in the canonical
+    spelling (ISO dates and timestamps, plain numbers): ~0.05 µs a value, against 0.2 to 3 µs for
+    the lenient per-row parse (`_parse`, which tries every timestamp format on every row). A
+    column with any other value is left out and goes through `_parse` as before."""
+    cast = {}
+    for column in stream.columns:
+        if column.name not in batch.schema.names or _is_text(column.type):
+            continue
+        raw = batch.column(column.name)
+        if pa.types.is_string(raw.type) and (typed := _try_cast(raw, column.type)) is not None:
+            cast[column.name] = pl.Series(column.name, typed)
+    return cast
+
+
+def _try_cast(column: pa.Array, target: pa.DataType) -> pa.Array | None:
+    blank = pc.equal(column, text_array("")[0])
+    text = pc.if_else(blank, pa.nulls(1, pa.string())[0], column)
+    try:
+        return pc.cast(text, target)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    if pa.types.is_timestamp(target) and target.tz is not None:  # no offset: taken as UTC
+        try:
+            return pc.cast(text, pa.timestamp(target.unit)).view(target)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
+    return None
+
+
+def _is_text(t: pa.DataType) -> bool:
+    return bool(pa.types.is_string(t) or pa.types.is_large_string(t))
 
 
 def _parse(name: str, arrow_type: pa.DataType) -> pl.Expr:
@@ -105,13 +150,17 @@ def _timestamp(text: pl.Expr, *, aware: bool) -> pl.Expr:
     return pl.coalesce([with_offset, naive.dt.replace_time_zone("UTC")])
 
 
-def _reasons(raw: pl.DataFrame, typed: pl.DataFrame, stream: StreamSchema) -> pl.Series:
+def _reasons(
+    raw: pl.DataFrame, typed: pl.DataFrame, stream: StreamSchema, cast: dict[str, pl.Series]
+) -> pl.Series:
     """Per row: None when it loads, else why not (the first failing column)."""
     checks: list[pl.Expr] = []
     for key in stream.primary_key:
         checks.append(pl.when(pl.col(key).is_null()).then(pl.lit(f"missing primary key `{key}`")))
     if stream.raw_text:
         for column in stream.columns:
+            if column.name in cast or _is_text(column.type):
+                continue  # every value parsed, or text kept as it is
             original = raw[column.name].cast(pl.String).str.strip_chars()
             unparsed = typed[column.name].is_null() & original.is_not_null() & (original != "")
             checks.append(
