@@ -147,6 +147,25 @@ class SyncOptions(BaseModel):
     batch_rows: int = Field(default=50_000, ge=100, le=1_000_000)
 
 
+class DatabaseSourceOptions(SyncOptions):
+    """Where a database source is and which of its tables to read (Postgres, MySQL, …)."""
+
+    host: str
+    database: str
+    user: str
+    password_secret: str | None = Field(
+        default=None, description="Name of the vault secret holding the password."
+    )
+    tables: list[str] | None = Field(
+        default=None, description="Tables to read; every base table of the schema when omitted."
+    )
+    cursor_fields: dict[str, str] = Field(
+        default_factory=dict,
+        description="table → cursor column for incremental syncs; other tables are refreshed.",
+    )
+    connect_timeout_s: int = Field(default=10, ge=1, le=300)
+
+
 ConfigT = TypeVar("ConfigT", bound=SyncOptions)
 
 

@@ -29,11 +29,11 @@ from pydantic import Field
 from ipai_core.connectors.base import (
     Column,
     Connector,
+    DatabaseSourceOptions,
     Item,
     ReadRequest,
     StreamSchema,
     SyncMode,
-    SyncOptions,
 )
 from ipai_core.connectors.postgres import CursorMax
 from ipai_core.connectors.registry import register
@@ -66,22 +66,8 @@ _OTHER: dict[str, pa.DataType] = {
 _TEXT = {"char", "varchar", "tinytext", "text", "mediumtext", "longtext", "json", "enum", "set"}
 
 
-class MysqlConfig(SyncOptions):
-    host: str
+class MysqlConfig(DatabaseSourceOptions):
     port: int = Field(default=3306, ge=1, le=65535)
-    database: str
-    user: str
-    password_secret: str | None = Field(
-        default=None, description="Name of the vault secret holding the password."
-    )
-    tables: list[str] | None = Field(
-        default=None, description="Tables to read; every base table of the database when omitted."
-    )
-    cursor_fields: dict[str, str] = Field(
-        default_factory=dict,
-        description="table → cursor column for incremental syncs; other tables are refreshed.",
-    )
-    connect_timeout_s: int = Field(default=10, ge=1, le=300)
 
 
 @dataclass(frozen=True)

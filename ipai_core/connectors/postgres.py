@@ -77,12 +77,12 @@ from ipai_core.connectors.base import (
     Checkpoint,
     Column,
     Connector,
+    DatabaseSourceOptions,
     Deletes,
     Item,
     ReadRequest,
     StreamSchema,
     SyncMode,
-    SyncOptions,
 )
 from ipai_core.connectors.registry import register
 from ipai_core.errors import ConfigError, SourceError
@@ -109,26 +109,12 @@ _REFETCH_CHUNK = 1000
 SslMode = Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
 
 
-class PostgresSourceOptions(SyncOptions):
+class PostgresSourceOptions(DatabaseSourceOptions):
     """Where a Postgres-protocol source is and which of its tables to read."""
 
-    host: str
     port: int = Field(default=5432, ge=1, le=65535)
-    database: str
-    user: str
-    password_secret: str | None = Field(
-        default=None, description="Name of the vault secret holding the password."
-    )
     sslmode: SslMode = "prefer"
     schema_name: str = "public"
-    tables: list[str] | None = Field(
-        default=None, description="Tables to read; every base table of the schema when omitted."
-    )
-    cursor_fields: dict[str, str] = Field(
-        default_factory=dict,
-        description="table → cursor column for incremental syncs; other tables are refreshed.",
-    )
-    connect_timeout_s: int = Field(default=10, ge=1, le=300)
 
 
 class PostgresConfig(PostgresSourceOptions):

@@ -14,6 +14,7 @@ import psycopg
 from croniter import croniter
 from pydantic import ValidationError
 
+from ipai_core.connectors.base import SyncOptions
 from ipai_core.connectors.registry import connector_class
 from ipai_core.db.principal import Principal
 from ipai_core.db.scoped import ScopedSession
@@ -55,16 +56,24 @@ _SELECT = (
 )
 
 
-def validate_config(connector_type: str, config: dict[str, Any]) -> None:
-    """Raise `ConfigError` naming each bad field when `config` does not fit the connector."""
+def validate_config(
+    connector_type: str, config: dict[str, Any], *, name: str | None = None
+) -> SyncOptions:
+    """The config parsed by the connector's own model; `ConfigError` names each bad field (and
+    the stored connector, when `name` is given)."""
     cls = connector_class(connector_type)
     try:
-        cls.config_model.model_validate(config)
+        return cls.config_model.model_validate(config)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg']}" for e in exc.errors()
         )
-        raise ConfigError(f"invalid `{connector_type}` config: {problems}") from None
+        if name is None:
+            raise ConfigError(f"invalid `{connector_type}` config: {problems}") from None
+        raise ConfigError(
+            f"config of connector `{name}` is invalid: {problems}; "
+            "fix it with `ipai connectors add --replace`"
+        ) from None
 
 
 def validate_schedule(schedule: str | None) -> None:

@@ -16,11 +16,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-from pydantic import ValidationError
 
 from ipai_core.connectors.base import Connector, RunContext, StreamSchema, SyncMode
 from ipai_core.connectors.registry import connector_class
-from ipai_core.connectors.store import ConnectorRecord, get_connector
+from ipai_core.connectors.store import ConnectorRecord, get_connector, validate_config
 from ipai_core.db.principal import Principal
 from ipai_core.errors import ConfigError, ConnectorBusy, IpaiError
 from ipai_core.lakehouse import Lakehouse
@@ -70,7 +69,7 @@ def run_connector(
             f"`ipai connectors enable {record.name}`"
         )
     cls = connector_class(record.connector_type)
-    options = _validated(cls, record)
+    options = validate_config(record.connector_type, record.config, name=record.name)
     with run_lock(lh.db.url, record):
         abandon_stale_runs(lh.db, record.id)
         run_id = start_run(lh.db, record.id, record.name, triggered_by)
@@ -215,22 +214,6 @@ def _cursors(lh: Lakehouse, connector_id: str) -> dict[str, dict[str, object]]:
             [connector_id],
         ).rows()
     return {str(stream): json.loads(str(cursor)) for stream, cursor in rows}
-
-
-def _validated(cls: type[Connector[Any]], record: ConnectorRecord) -> Any:
-    try:
-        return cls.config_model.model_validate(record.config)
-    except ValidationError as exc:
-        raise ConfigError(
-            f"config of connector `{record.name}` is invalid: "
-            f"{_pydantic_summary(exc)}; fix it with `ipai connectors add --replace`"
-        ) from None
-
-
-def _pydantic_summary(exc: ValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg']}" for e in exc.errors()
-    )
 
 
 @contextmanager
