@@ -23,11 +23,13 @@ from __future__ import annotations
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -175,7 +177,8 @@ def _connector(spec: Spec, fmt: str) -> Result:
     from ipai_core.sync.engine import run_connector
 
     folder = Path(spec["workdir"]) / f"in_{spec['table']}"
-    folder.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(folder, ignore_errors=True)  # a kept workdir's earlier files would be read too
+    folder.mkdir(parents=True)
     _place(Path(spec[fmt]), folder / f"part-0000.{fmt}")
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
@@ -198,11 +201,16 @@ def _connector(spec: Spec, fmt: str) -> Result:
             store.add_connector(
                 s, name=spec["table"], connector_type="file", config=config, replace=True
             )
-        full = _timed_run(lambda: run_connector(lh, spec["table"]), spec["table"])
+        with PEAKS.phase("load"):
+            full = _timed_run(lambda: run_connector(lh, spec["table"]), spec["table"])
         _place(Path(spec[f"changes_{fmt}"]), folder / f"part-0001.{fmt}")
         _checkpoint(spec)
-        incremental = _timed_run(lambda: run_connector(lh, spec["table"]), spec["table"])
-        reload = _reload(lh, spec["table"], config) if spec["rows"] <= RELOAD_MAX_ROWS else {}
+        with PEAKS.phase("incremental"):
+            incremental = _timed_run(lambda: run_connector(lh, spec["table"]), spec["table"])
+        reload = {}
+        if spec["rows"] <= RELOAD_MAX_ROWS:
+            with PEAKS.phase("reload"):
+                reload = _reload(lh, spec["table"], config)
         rows = lh.query(
             Principal.service("benchmark count"),
             sql.SQL("SELECT count(*) AS n FROM {}.{}").format(
@@ -249,8 +257,6 @@ def _place(source: Path, target: Path) -> None:
     try:
         os.link(source, target)
     except OSError:
-        import shutil
-
         shutil.copyfile(source, target)
 
 
@@ -322,18 +328,68 @@ METHODS: dict[str, Callable[[Spec], Result]] = {
 CLIENT_IS_CHILD = frozenset({"psql_copy", "psql_copy_nopk"})
 
 
+class PhasePeaks:
+    """This process's peak resident memory per phase (the kernel's high-water mark, VmHWM, reset
+    between phases through /proc/self/clear_refs), and the overall peak across the resets.
+    Where the kernel offers neither (not Linux), no phase is reported."""
+
+    def __init__(self) -> None:
+        self.overall_kib = 0
+        self.phases: dict[str, float] = {}
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        if not self._reset():
+            yield
+            return
+        yield
+        high = _high_water_kib()
+        self.overall_kib = max(self.overall_kib, high)
+        self.phases[name] = round(high / 1024, 1)
+
+    def _reset(self) -> bool:
+        self.overall_kib = max(self.overall_kib, _high_water_kib())
+        try:
+            Path("/proc/self/clear_refs").write_text("5")  # 5: reset the high-water mark
+        except OSError:
+            return False
+        return True
+
+
+def _high_water_kib() -> int:
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return 0
+    line = next((x for x in status.splitlines() if x.startswith("VmHWM:")), "VmHWM: 0 kB")
+    return int(line.split()[1])
+
+
+PEAKS = PhasePeaks()
+
+
 def peak_mib(method: str) -> float:
-    """Peak resident memory (Linux reports KiB) of the method's client."""
+    """Peak resident memory (Linux reports KiB) of the method's client.
+
+    This process's own is its VmHWM: `getrusage`'s figure of a process started by fork and exec
+    begins at its parent's peak (Linux carries the pre-exec high-water mark over), so it would
+    report the runner's data generation instead of the method. A child's (psql's) figure has
+    that floor too: this small process's peak, about 13 MiB."""
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     if method in CLIENT_IS_CHILD:
         return children / 1024
-    return max(children, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) / 1024
+    own = max(PEAKS.overall_kib, _high_water_kib())
+    if not own:  # no /proc: the kernel's other figure, with its inherited floor
+        own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return max(children, own) / 1024
 
 
 def main(argv: list[str]) -> None:
     method, spec = argv[0], json.loads(argv[1])
     result = METHODS[method](spec)
     result["peak_mib"] = round(peak_mib(method), 1)
+    if PEAKS.phases:
+        result["peak_mib_by_phase"] = PEAKS.phases
     result["rows_per_s"] = round(result["rows"] / result["seconds"]) if result["seconds"] else 0
     print(json.dumps({"method": method, **result}), flush=True)
 

@@ -22,10 +22,22 @@ the text.
         ├── SchemaDriftError     a source column changed type in a way that cannot be widened
         ├── TooManyBadRows       more rows were quarantined than the stream allows
         └── ConnectorBusy        the connector is already running elsewhere
+    LlmError                     the LLM endpoint failed, timed out or answered unusable output
+    SemanticQueryError           a semantic query does not fit its model (bad operator, grain, …)
+    └── UnknownField             it names a dataset, measure or dimension the model lacks
+    UnsafeSql                    free SQL refused: not one SELECT, a schema outside scope, …
+    InvalidPeriod                a finance period ends before it starts
+    ReconciliationConflict       a bank line or open item is already matched by another decision
+    EmbeddingsUnavailable        embeddings are off, or the configured model cannot be used
+    EmbeddingError               the embedding model answered unusable vectors
+    AgentRefused                 governance (or the tool) refused an agent's call
+    BudgetExceeded               an agent's call was cut off at its latency or cost budget
+    DeliveryFailed               a webhook destination did not accept a message
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 
@@ -161,3 +173,118 @@ class TooManyBadRows(SyncError):
 
 class ConnectorBusy(SyncError):
     """Another process is running this connector right now."""
+
+
+class LlmError(IpaiError):
+    """The LLM endpoint failed, timed out, or answered something that cannot be used."""
+
+    def __init__(self, message: str, *, model: str, reason: str) -> None:
+        self.model = model
+        self.reason = reason
+        super().__init__(message)
+
+
+class SemanticQueryError(IpaiError):
+    """A semantic query does not fit its model (operator, grain, limit, value type, …)."""
+
+    def __init__(self, message: str, *, dataset: str | None) -> None:
+        self.dataset = dataset
+        super().__init__(message)
+
+
+class UnknownField(SemanticQueryError):
+    """A semantic query names a dataset, measure or dimension that is not declared."""
+
+    def __init__(self, *, dataset: str | None, field: str, kind: str, known: Sequence[str]) -> None:
+        self.field = field
+        self.kind = kind
+        self.known = tuple(known)
+        where = f" in `{dataset}`" if dataset else ""
+        super().__init__(
+            f"unknown {kind} `{field}`{where}; use one of: {', '.join(sorted(known)) or 'none'}",
+            dataset=dataset,
+        )
+
+
+class UnsafeSql(IpaiError):
+    """Free SQL was refused before it ran (not exactly one SELECT, a schema out of scope, …)."""
+
+    def __init__(self, reason: str, *, sql: str = "") -> None:
+        self.reason = reason
+        self.sql = sql
+        super().__init__(
+            f"refused SQL: {reason}. Write one SELECT that reads only the allowed schemas "
+            "(gold and platinum by default)"
+        )
+
+
+class InvalidPeriod(IpaiError):
+    """A finance period ends before it starts."""
+
+    def __init__(self, *, start: object, end: object) -> None:
+        self.start = start
+        self.end = end
+        super().__init__(
+            f"the period from `{start}` to `{end}` ends before it starts; pick an end date on or "
+            "after the start date"
+        )
+
+
+class ReconciliationConflict(IpaiError):
+    """A reconciliation decision contradicts the current ones: the bank line, or one of the open
+    items, is already matched by an accepted decision."""
+
+    def __init__(
+        self, message: str, *, statement_line_id: int, move_line_ids: Sequence[int]
+    ) -> None:
+        self.statement_line_id = statement_line_id
+        self.move_line_ids = tuple(move_line_ids)
+        super().__init__(message)
+
+
+class EmbeddingsUnavailable(IpaiError):
+    """Embeddings are needed but off (`IPAI_EMBEDDINGS`), or the chosen model cannot be loaded."""
+
+    def __init__(self, message: str, *, mode: str) -> None:
+        self.mode = mode
+        super().__init__(message)
+
+
+class EmbeddingError(IpaiError):
+    """The embedding model answered vectors that cannot be stored (wrong count or dimensions)."""
+
+    def __init__(self, message: str, *, model: str) -> None:
+        self.model = model
+        super().__init__(message)
+
+
+class AgentRefused(IpaiError):
+    """Governance refused an agent's call before it ran (`reason`: unknown_agent, inactive,
+    unknown_tool, tool_not_allowed, operation_not_allowed, cost_per_day), or the tool itself
+    declined it (`declined`, e.g. Genie refusing an unsafe plan)."""
+
+    def __init__(self, message: str, *, agent: str, tool: str, reason: str) -> None:
+        self.agent = agent
+        self.tool = tool
+        self.reason = reason
+        super().__init__(message)
+
+
+class BudgetExceeded(IpaiError):
+    """An agent's call ran into a budget while it ran and was cut off. `budget` is `latency`
+    (ms) or `cost_per_call` / `cost_per_day` (USD); `limit` is the budget's value."""
+
+    def __init__(self, message: str, *, agent: str, budget: str, limit: float) -> None:
+        self.agent = agent
+        self.budget = budget
+        self.limit = limit
+        super().__init__(message)
+
+
+class DeliveryFailed(IpaiError):
+    """A webhook destination did not accept a message (`http_status` None: no answer)."""
+
+    def __init__(self, message: str, *, destination: str, http_status: int | None) -> None:
+        self.destination = destination
+        self.http_status = http_status
+        super().__init__(message)

@@ -100,6 +100,39 @@ def test_malformed_csv_rows_are_quarantined_with_line_and_reason(
     assert any(r[0].startswith("bad.csv#") for r in quarantined)
 
 
+def test_a_csv_of_many_blocks_loads_in_batch_sized_batches_with_true_line_numbers(
+    lakehouse: Lakehouse,
+    add,
+    tmp_path: Path,
+    owner_conn: psycopg.Connection,  # type: ignore[no-untyped-def]
+) -> None:
+    """The reader parses small blocks and regroups them into `batch_rows`-row batches: every
+    row arrives once, in order, and a bad row deep in the file is reported at its own line."""
+    path = tmp_path / "big.csv"
+    rows = [
+        f"{i},{i}.25,row {i:06d} of a file larger than several read blocks"
+        for i in range(1, 20_001)
+    ]
+    rows[14_999] = "15000,oops,a bad amount"
+    path.write_text("id,amount,note\n" + "\n".join(rows) + "\n")
+    assert path.stat().st_size > 4 * (1 << 18)
+    name = add(path, columns={"amount": "decimal(12,2)"}, batch_rows=3_000)
+    result = run_connector(lakehouse, name)
+    assert result.ok, result.error
+    stats = result.streams[name]
+    assert (stats.rows_read, stats.rows_written, stats.rows_quarantined) == (20_000, 19_999, 1)
+    count, total = owner_conn.execute(
+        f"SELECT count(*), sum(id) FROM ipai_bronze_retail.{name}"
+    ).fetchone()
+    assert (count, total) == (19_999, 20_000 * 20_001 // 2 - 15_000)
+    (source,) = owner_conn.execute(
+        "SELECT source FROM ipai_connector_quarantine q"
+        " JOIN ipai_connector_config c ON c.id = q.connector_id WHERE c.name = %s",
+        [name],
+    ).fetchone()
+    assert source == "big.csv#15001"  # the header is line 1
+
+
 def test_a_new_column_in_a_later_file_is_added(
     lakehouse: Lakehouse,
     add,

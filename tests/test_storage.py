@@ -182,6 +182,18 @@ def test_put_file_round_trip_creates_parents(store: BlobStore, tmp_path: Path) -
         assert handle.read() == content
 
 
+def test_put_stream_stores_from_the_handle_position_to_its_end(store: BlobStore) -> None:
+    """What the file connector archives with: the source's own handle, read once, no copy."""
+    store.put_bytes("origin/lines.csv", b"header\n" + b"row\n" * 100_000)
+    with store.open("origin/lines.csv") as handle:
+        handle.seek(len(b"header\n"))
+        info = store.put_stream("archive/lines.csv", handle)
+
+    assert info.size == 4 * 100_000
+    with store.open("archive/lines.csv") as handle:
+        assert handle.read() == b"row\n" * 100_000
+
+
 def test_put_bytes_replaces_and_the_fingerprint_changes(store: BlobStore) -> None:
     first = store.put_bytes("state.json", b'{"v": 1}')
     second = store.put_bytes("state.json", b'{"v": 2}')  # same size, new content

@@ -56,7 +56,7 @@ def test_data_engineer_sees_connectors_and_runs_one(
     make_user: UserMaker, sales_connector: str
 ) -> None:
     _, _, token = make_user(["data_engineer"])
-    app = open_page(token, "pages/connectors.py")
+    app = open_page(token, "views/connectors.py")
     app.selectbox[0].select(sales_connector).run()
     run_button = next(b for b in app.button if b.label.startswith(f"Run {sales_connector}"))
     run_button.click().run()
@@ -69,7 +69,7 @@ def test_user_without_roles_sees_no_connector_and_no_run_button(
     make_user: UserMaker, sales_connector: str
 ) -> None:
     _, _, token = make_user([])
-    app = open_page(token, "pages/connectors.py")
+    app = open_page(token, "views/connectors.py")
     assert not app.dataframe
     assert any("No connectors you can see" in i.value for i in app.info)
     assert not [b for b in app.button if b.label.startswith("Run ")]
@@ -77,7 +77,7 @@ def test_user_without_roles_sees_no_connector_and_no_run_button(
 
 def test_analyst_sees_connectors_but_cannot_run(make_user: UserMaker, sales_connector: str) -> None:
     _, _, token = make_user(["analyst"])
-    app = open_page(token, "pages/connectors.py")
+    app = open_page(token, "views/connectors.py")
     assert app.dataframe
     assert not [b for b in app.button if b.label.startswith("Run ")]
 
@@ -87,13 +87,13 @@ def test_explorer_previews_files_for_data_engineers_only(
 ) -> None:
     default_blob_store(settings).put_bytes("landing/pages/a.csv", b"id,v\n1,x\n2,y\n")
     _, _, engineer = make_user(["data_engineer"])
-    app = open_page(engineer, "pages/explorer.py")
+    app = open_page(engineer, "views/explorer.py")
     app.text_input[0].input("landing/pages/*.csv").run()
     assert not app.exception
     assert app.dataframe and app.dataframe[0].value.shape[0] == 2
 
     _, _, analyst = make_user(["analyst"])
-    app = open_page(analyst, "pages/explorer.py")
+    app = open_page(analyst, "views/explorer.py")
     app.text_input[0].input("landing/pages/*.csv").run()
     assert any("data_engineer" in e.value for e in app.error)
     assert not app.dataframe

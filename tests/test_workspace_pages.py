@@ -41,7 +41,7 @@ def run_app(token: str | None = None) -> AppTest:
 
 
 def open_catalog(app: AppTest) -> AppTest:
-    app.switch_page("pages/catalog.py").run()
+    app.switch_page("views/catalog.py").run()
     assert not app.exception, [e.value for e in app.exception]
     return app
 
@@ -67,7 +67,7 @@ def assert_sign_in_page(app: AppTest) -> None:
     assert not app.metric
     assert not app.sidebar.text
     with pytest.raises(ValueError, match="catalog"):
-        app.switch_page("pages/catalog.py")
+        app.switch_page("views/catalog.py")
 
 
 def test_signed_in_user_sees_home(make_user: UserMaker) -> None:

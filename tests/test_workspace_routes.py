@@ -3,11 +3,6 @@ real test database, through Starlette's TestClient; one slow test serves the who
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 import warnings
 from collections.abc import Callable, Iterator
 from http.cookies import SimpleCookie
@@ -22,8 +17,9 @@ from starlette.exceptions import StarletteDeprecationWarning
 from ipai_core.auth.tokens import TokenService
 from ipai_core.db.pool import Database
 from ipai_core.lakehouse import Lakehouse
-from ipai_core.settings import PROJECT_ROOT, Settings
+from ipai_core.settings import Settings
 from ipai_core.workspace.routes import SESSION_COOKIE, build_routes
+from tests.support.served_workspace import free_port, served_workspace
 
 with warnings.catch_warnings():
     # Starlette >= 1.x asks for the `httpx2` package and warns (once, at import) when it finds
@@ -57,12 +53,6 @@ def _session_cookie(response: httpx.Response) -> dict[str, str] | None:
     return None
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 # --- /healthz ---------------------------------------------------------------------------------
 
 
@@ -73,7 +63,7 @@ def test_healthz_is_ok_when_the_database_answers(client: TestClient) -> None:
 
 
 def test_healthz_is_503_when_the_database_goes_down(settings: Settings) -> None:
-    closed_port = f"postgresql://nobody@127.0.0.1:{_free_port()}/nothing"
+    closed_port = f"postgresql://nobody@127.0.0.1:{free_port()}/nothing"
     lakehouse = Lakehouse(settings, Database(closed_port), TokenService.from_settings(settings))
     with _client(lakehouse) as client:
         response = client.get("/healthz")
@@ -82,7 +72,7 @@ def test_healthz_is_503_when_the_database_goes_down(settings: Settings) -> None:
 
 
 def test_healthz_is_503_when_the_lakehouse_cannot_open(settings: Settings) -> None:
-    closed_port = f"postgresql://nobody@127.0.0.1:{_free_port()}/nothing"
+    closed_port = f"postgresql://nobody@127.0.0.1:{free_port()}/nothing"
     down = settings.model_copy(update={"database_url": SecretStr(closed_port)})
     app = Starlette(routes=build_routes(lambda: Lakehouse.open(down)))
     with TestClient(app) as client:
@@ -244,65 +234,19 @@ def test_served_workspace_signs_in_and_serves_streamlit(
     settings: Settings, make_user: UserMaker, tmp_path: Path
 ) -> None:
     email, password, _ = make_user(["analyst"])
-    port = _free_port()
-    assert settings.database_url is not None and settings.jwt_secret is not None
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(
-            filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])
-        ),
-        "IPAI_DATABASE_URL": settings.database_url.get_secret_value(),
-        "IPAI_JWT_SECRET": settings.jwt_secret.get_secret_value(),
-        "IPAI_DATA_DIR": str(settings.data_dir),
-        "IPAI_WORKSPACE_HOST": "127.0.0.1",
-        "IPAI_WORKSPACE_PORT": str(port),
-        "HOME": str(tmp_path),  # Streamlit may look for ~/.streamlit; keep it out of the real one
-    }
-    code = "from ipai_core.settings import get_settings\n"
-    code += "from ipai_core.workspace.server import serve\nserve(get_settings())\n"
-    server = subprocess.Popen(
-        [sys.executable, "-c", code],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        with httpx.Client(base_url=base, timeout=10, follow_redirects=False) as http:
-            _wait_until_healthy(http, server)
-            login = http.post("/auth/login", data={"email": email, "password": password})
-            assert login.status_code == 303
-            assert login.headers["location"] == "/"
-            token = http.cookies.get(SESSION_COOKIE)
-            assert token
-            home = http.get("/")
-            assert home.status_code == 200
-            assert '<div id="root">' in home.text  # Streamlit's single-page app
-            assert http.get("/_stcore/health").status_code == 200
-            logout = http.get("/auth/logout")
-            assert logout.status_code == 303
-            assert not http.cookies.get(SESSION_COOKIE)
-    finally:
-        server.terminate()
-        try:
-            output, _ = server.communicate(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            output, _ = server.communicate()
-    assert b"Traceback" not in output, output.decode(errors="replace")
-
-
-def _wait_until_healthy(http: httpx.Client, server: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            output = server.stdout.read().decode(errors="replace") if server.stdout else ""
-            pytest.fail(f"workspace exited with {server.returncode}:\n{output}")
-        try:
-            if http.get("/healthz").status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    pytest.fail("workspace did not answer /healthz within 60 s")
+    with (
+        served_workspace(settings, tmp_path) as base,
+        httpx.Client(base_url=base, timeout=10, follow_redirects=False) as http,
+    ):
+        login = http.post("/auth/login", data={"email": email, "password": password})
+        assert login.status_code == 303
+        assert login.headers["location"] == "/"
+        token = http.cookies.get(SESSION_COOKIE)
+        assert token
+        home = http.get("/")
+        assert home.status_code == 200
+        assert '<div id="root">' in home.text  # Streamlit's single-page app
+        assert http.get("/_stcore/health").status_code == 200
+        logout = http.get("/auth/logout")
+        assert logout.status_code == 303
+        assert not http.cookies.get(SESSION_COOKIE)

@@ -164,6 +164,30 @@ def sign_in(db: Database, tokens: TokenService, email: str, password: str) -> st
     return tokens.issue(user_id=user.id, email=user.email, roles=user.roles)
 
 
+def sign_in_trusted(db: Database, tokens: TokenService, email: str) -> str:
+    """A token for the active local account `email`, without a password: for a reverse proxy
+    that authenticated the user itself (`ipai_core.workspace.proxy`). Audited as a sign-in."""
+    email = email.strip().lower()
+    with session(db, Principal.service("trusted proxy sign-in")) as s:
+        user_id = s.scalar(
+            "SELECT id::text FROM auth.users WHERE lower(email) = %s AND deleted_at IS NULL"
+            " AND (banned_until IS NULL OR banned_until < now())",
+            [email],
+        )
+        if user_id is None:
+            raise InvalidCredentials(
+                "the trusted proxy forwarded an e-mail without an active local account; "
+                "create it with `ipai users add EMAIL --role ROLE`"
+            )
+        s.execute("UPDATE auth.users SET last_sign_in_at = now() WHERE id = %s", [user_id])
+        s.execute(
+            "SELECT public.ipai_audit('auth', 'user', %s, 'sign_in', %s)",
+            [user_id, json.dumps({"via": "trusted_proxy"})],
+        )
+        user = _get(s, email)
+    return tokens.issue(user_id=user.id, email=user.email, roles=user.roles)
+
+
 @lru_cache(maxsize=1)
 def _unknown_user_hash() -> str:
     return hash_password("no such user: this hash only makes the refusal cost the same time")

@@ -8,18 +8,26 @@ import sys
 import typer
 
 from ipai_core.cli import (
+    agents,
+    alerts,
+    apps,
     checks,
     connectors,
     db,
     explore,
+    features,
+    genie,
     migrate,
+    quality,
     scheduler,
     secrets,
+    slo,
     transform,
     up,
     users,
 )
 from ipai_core.errors import IpaiError
+from ipai_core.observability import start as start_observability
 
 app = typer.Typer(
     name="ipai",
@@ -35,6 +43,14 @@ app.add_typer(connectors.app, name="connectors")
 app.add_typer(transform.app, name="transform")
 app.add_typer(checks.rls_app, name="rls")
 app.add_typer(checks.spec_app, name="spec")
+app.add_typer(features.app, name="features")
+app.add_typer(apps.app, name="apps")
+app.add_typer(agents.app, name="agents")
+app.add_typer(agents.mcp_app, name="mcp")
+app.add_typer(quality.app, name="quality")
+app.add_typer(alerts.app, name="alerts")
+app.add_typer(slo.app, name="slo")
+app.add_typer(genie.app, name="genie")
 app.command("up")(up.up)
 app.command("workspace")(up.workspace)
 app.command("explore")(explore.explore)
@@ -43,6 +59,7 @@ app.command("scheduler")(scheduler.scheduler)
 
 def main() -> None:
     try:
+        start_observability("cli")  # JSON logs on stderr, spans and metrics (see observability)
         app()
     except IpaiError as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import secrets
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import typer
 
+from ipai_core.apps.manifest import discover
 from ipai_core.auth import users
+from ipai_core.cli.apps import register_apps
 from ipai_core.db.location import admin_connection
 from ipai_core.demo.load import demo_loaded, load_demo
-from ipai_core.errors import IpaiError
+from ipai_core.errors import ConfigError, IpaiError
 from ipai_core.lakehouse import Lakehouse
 from ipai_core.migrate.runner import migrate
 from ipai_core.settings import Settings, get_settings
@@ -19,12 +25,20 @@ DEMO_ADMIN = "admin@ipai.local"
 
 SERVE_OPTION = typer.Option(True, "--serve/--no-serve", help="Start the workspace afterwards.")
 DEMO_OPTION = typer.Option(True, "--demo/--no-demo", help="Load the demo data on the first run.")
+SCHEDULER_OPTION = typer.Option(
+    True,
+    "--scheduler/--no-scheduler",
+    help="Run a scheduler beside the workspace (connector schedules, data quality checks, alerts, "
+    "uptime probes); without one `/readyz` reports not ready.",
+)
 
 
-def up(serve: bool = SERVE_OPTION, demo: bool = DEMO_OPTION) -> None:
+def up(
+    serve: bool = SERVE_OPTION, demo: bool = DEMO_OPTION, scheduler: bool = SCHEDULER_OPTION
+) -> None:
     """Start the database (embedded unless IPAI_DATABASE_URL is set), migrate, create the demo
     admin (password printed once), load the demo data through the real connectors (first run
-    only) and serve the workspace."""
+    only), register the apps, and serve the workspace with a scheduler beside it."""
     settings = get_settings()
     with admin_connection(settings) as conn:
         report = migrate(conn, settings.migrations_dir)
@@ -33,8 +47,10 @@ def up(serve: bool = SERVE_OPTION, demo: bool = DEMO_OPTION) -> None:
         _ensure_demo_admin(lh)
         if demo:
             _ensure_demo_data(lh)
+        _register_apps(lh, settings)
     if serve:
-        _serve(settings)
+        with _scheduler_process(enabled=scheduler):
+            _serve(settings)
 
 
 def workspace() -> None:
@@ -70,6 +86,40 @@ def _ensure_demo_data(lh: Lakehouse) -> None:
     typer.echo(f"  {refreshed} materialized view(s) refreshed")
     if not result.ok:
         raise IpaiError("the demo data did not load completely; see the lines above")
+
+
+def _register_apps(lh: Lakehouse, settings: Settings) -> None:
+    """Register the apps of the apps folder; a broken manifest is reported, not fatal."""
+    try:
+        outcome = register_apps(lh, discover(settings.apps_dir))
+    except ConfigError as exc:
+        typer.secho(f"apps not registered: {exc}", fg=typer.colors.YELLOW, err=True)
+        typer.echo("fix it, then run `ipai apps register --all`", err=True)
+        return
+    changed = [f"{slug} ({what})" for slug, what in outcome.items() if what != "unchanged"]
+    typer.echo(
+        f"apps: {len(outcome)} in {settings.apps_dir}"
+        + (f"; {', '.join(changed)}" if changed else "")
+    )
+
+
+@contextmanager
+def _scheduler_process(*, enabled: bool) -> Iterator[None]:
+    """`ipai scheduler` in a child process for as long as the workspace runs (same settings,
+    inherited from the environment); stopped with SIGTERM, which finishes its running jobs."""
+    if not enabled:
+        yield
+        return
+    child = subprocess.Popen([sys.executable, "-m", "ipai_core.cli", "scheduler"])
+    typer.echo(f"scheduler: process {child.pid} (stop it with the workspace)")
+    try:
+        yield
+    finally:
+        child.terminate()
+        try:
+            child.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            child.kill()
 
 
 def _serve(settings: Settings) -> None:

@@ -121,7 +121,7 @@ class ReadRequest:
     stream: StreamSchema
     mode: SyncMode
     cursor: Mapping[str, Any] | None = None
-    batch_rows: int = 50_000
+    batch_rows: int = 10_000
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -144,7 +144,13 @@ class SyncOptions(BaseModel):
         le=1,
         description="Fail the stream when more rows than this share are quarantined.",
     )
-    batch_rows: int = Field(default=50_000, ge=100, le=1_000_000)
+    batch_rows: int = Field(
+        default=10_000,
+        ge=100,
+        le=1_000_000,
+        description="Rows per batch: what a load holds in memory at a time (times the depth of "
+        "the COPY pipeline). Larger batches buy little once the COPY is pipelined.",
+    )
 
 
 class DatabaseSourceOptions(SyncOptions):

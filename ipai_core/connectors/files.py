@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
-import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Any, BinaryIO, Literal
 
 import polars as pl
@@ -47,7 +45,9 @@ _EXTENSIONS: dict[str, FileFormat] = {
     ".ndjson": "jsonl",
 }
 _SAMPLE_ROWS = 1000
-_CSV_BLOCK = 1 << 20  # a block is read ahead and held as strings: 4 MiB blocks cost ~130 MiB
+# Bytes the CSV reader parses at a time; `_rebatched` regroups the blocks into `batch_rows`
+# batches. 1 MiB blocks cost ~40 MiB more peak memory than these, for no measurable speed.
+_CSV_BLOCK = 1 << 18
 _SAMPLE_BYTES = 1 << 20  # the head of a CSV file that type inference reads
 
 
@@ -246,19 +246,21 @@ class FileConnector(Connector[FileConnectorConfig]):
             ),
         )
         line = 2 if header else 1
-        for batch in reader:
+        for batch in _rebatched(reader, request.batch_rows):
             yield from invalid
             invalid.clear()
-            for chunk in _chunks(batch, request.batch_rows):
-                yield with_source(chunk, key, line)
-                line += chunk.num_rows
+            yield with_source(batch, key, line)
+            line += batch.num_rows
         yield from invalid
 
     def _read_parquet(self, key: str, handle: BinaryIO, request: ReadRequest) -> Iterator[Item]:
         parquet = pq.ParquetFile(handle, pre_buffer=False)  # one row group in memory at a time
         wanted = request.stream.arrow_schema
         row = 1
-        for batch in parquet.iter_batches(batch_size=request.batch_rows):
+        # Decoded in this thread: with worker threads, each keeps its own heap of freed pages in
+        # Arrow's allocator (~20-35 MiB more peak memory), for no gain while the COPY is slower.
+        batches = parquet.iter_batches(batch_size=request.batch_rows, use_threads=False)
+        for batch in batches:
             table = pa.Table.from_batches([batch])
             for field in wanted:
                 if field.name not in table.column_names:
@@ -296,10 +298,7 @@ class FileConnector(Connector[FileConnectorConfig]):
         day = datetime.now(UTC).strftime("%Y/%m/%d")
         target = f"archive/{self.context.connector_name}/{day}/{self.context.run_id}/{info.key}"
         handle.seek(0)
-        with tempfile.NamedTemporaryFile() as copy:
-            shutil.copyfileobj(handle, copy)
-            copy.flush()
-            self.context.archive.put_file(target, Path(copy.name))
+        self.context.archive.put_stream(target, handle)
 
 
 def _head(handle: BinaryIO, size: int) -> io.BytesIO:
@@ -373,6 +372,27 @@ def _text_batch(rows: list[dict[str, str | None]], names: list[str]) -> pa.Recor
     return pa.RecordBatch.from_pylist(rows, schema=pa.schema([(n, pa.string()) for n in names]))
 
 
-def _chunks(batch: pa.RecordBatch, size: int) -> Iterator[pa.RecordBatch]:
-    for offset in range(0, batch.num_rows, size):
-        yield batch.slice(offset, size)
+def _rebatched(batches: Iterable[pa.RecordBatch], size: int) -> Iterator[pa.RecordBatch]:
+    """Batches of `size` rows (the last one smaller) from batches of any size: the CSV reader's
+    blocks are kept small (memory), the batches handed on large (fewer, cheaper steps)."""
+    pending: list[pa.RecordBatch] = []
+    rows = 0
+    for batch in batches:
+        pending.append(batch)
+        rows += batch.num_rows
+        if rows < size:
+            continue
+        combined = _combined(pending)
+        whole = rows - rows % size
+        for offset in range(0, whole, size):
+            yield combined.slice(offset, size)
+        pending = [combined.slice(whole)] if whole < rows else []
+        rows -= whole
+    if rows:
+        yield _combined(pending)
+
+
+def _combined(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
+    if len(batches) == 1:
+        return batches[0]
+    return pa.Table.from_batches(batches).combine_chunks().to_batches()[0]

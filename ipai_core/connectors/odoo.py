@@ -46,10 +46,19 @@ Odoo's `false` for an empty value becomes NULL, except in boolean columns.
                        user_ids, tag_ids, partner_id, partner_name, company_id, company_name,
                        priority, date_deadline, date_assign, date_end, date_last_stage_update,
                        allocated_hours, active, …
+    account_bank_statement_line
+                       id, move_id, move_name, statement_id, statement_name, journal_id,
+                       journal_name, company_id, company_name, currency_id, currency_name, date,
+                       payment_ref (the bank's label), ref, partner_id, partner_id_display_name,
+                       partner_name (the counterparty as the bank names it), account_number,
+                       transaction_type, amount (signed: money in is positive), amount_currency,
+                       foreign_currency_id, foreign_currency_name, amount_residual (double
+                       precision: what is left to match, opposite sign), is_reconciled, …
 
 For gold: posted lines are `parent_state = 'posted'` (drafts and cancelled moves stay in bronze);
 `balance = debit - credit` in company currency; accounts group by `account_type` /
-`internal_group`; receivable/payable lines carry `amount_residual` and `date_maturity` for aging.
+`internal_group`; receivable/payable lines carry `amount_residual` and `date_maturity` for aging;
+a bank statement line not yet matched (`is_reconciled = false`) waits on the suspense account.
 Fields the server lacks (another Odoo version) are left out; `extra_fields` adds more per model.
 
 Incremental reads: keyset pages in `write_date asc, id asc` order. Odoo stores `write_date` to the
@@ -125,6 +134,7 @@ DEFAULT_MODELS = (
     "account.move.line",
     "project.project",
     "project.task",
+    "account.bank.statement.line",
 )
 # What finance and project gold needs of each model; `company_id`, `write_date` and
 # `create_date` are added wherever the model has them.
@@ -162,6 +172,12 @@ SYNCED_FIELDS: dict[str, tuple[str, ...]] = {
         *("name", "project_id", "stage_id", "state", "user_ids", "tag_ids", "partner_id"),
         *("company_id", "priority", "date_deadline", "date_assign", "date_end"),
         *("date_last_stage_update", "allocated_hours", "active"),
+    ),
+    "account.bank.statement.line": (
+        *("move_id", "statement_id", "journal_id", "company_id", "currency_id", "date"),
+        *("payment_ref", "ref", "partner_id", "partner_name", "account_number"),
+        *("transaction_type", "amount", "amount_currency", "foreign_currency_id"),
+        *("amount_residual", "is_reconciled"),
     ),
 }
 _ALWAYS = ("company_id", "write_date", "create_date")

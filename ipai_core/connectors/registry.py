@@ -9,19 +9,19 @@ from typing import Any
 from ipai_core.connectors.base import Connector
 from ipai_core.errors import ConfigError
 
-# Built-in connectors, imported on first lookup so that importing ipai_core stays cheap.
-BUILTIN_MODULES = (
-    "ipai_core.connectors.files",
-    "ipai_core.connectors.postgres",
-    "ipai_core.connectors.postgres_fdw",
-    "ipai_core.connectors.mysql",
-    "ipai_core.connectors.github",
-    "ipai_core.connectors.events",
-    "ipai_core.connectors.odoo",
-)
+# Built-in connector types and the module defining each, imported when that type is first used:
+# a run of one connector does not pay for the others' imports (httpx, source drivers).
+BUILTIN_MODULES = {
+    "file": "ipai_core.connectors.files",
+    "postgres": "ipai_core.connectors.postgres",
+    "postgres_fdw": "ipai_core.connectors.postgres_fdw",
+    "mysql": "ipai_core.connectors.mysql",
+    "github": "ipai_core.connectors.github",
+    "events": "ipai_core.connectors.events",
+    "odoo": "ipai_core.connectors.odoo",
+}
 
 _registry: dict[str, type[Connector[Any]]] = {}
-_builtins_loaded = False
 
 
 def register(cls: type[Connector[Any]]) -> type[Connector[Any]]:
@@ -37,12 +37,19 @@ def register(cls: type[Connector[Any]]) -> type[Connector[Any]]:
             f"connector type `{name}` is already registered by `{existing.__module__}."
             f"{existing.__name__}`; choose another connector_type"
         )
+    builtin = BUILTIN_MODULES.get(name)
+    if builtin is not None and cls.__module__ != builtin:
+        raise ConfigError(
+            f"connector type `{name}` is the built-in one of `{builtin}`; choose another "
+            "connector_type"
+        )
     _registry[name] = cls
     return cls
 
 
 def connector_class(connector_type: str) -> type[Connector[Any]]:
-    _load_builtins()
+    if connector_type not in _registry and connector_type in BUILTIN_MODULES:
+        importlib.import_module(BUILTIN_MODULES[connector_type])
     try:
         return _registry[connector_type]
     except KeyError:
@@ -52,14 +59,4 @@ def connector_class(connector_type: str) -> type[Connector[Any]]:
 
 
 def known_types() -> list[str]:
-    _load_builtins()
-    return sorted(_registry)
-
-
-def _load_builtins() -> None:
-    global _builtins_loaded
-    if _builtins_loaded:
-        return
-    for module in BUILTIN_MODULES:
-        importlib.import_module(module)
-    _builtins_loaded = True
+    return sorted({*BUILTIN_MODULES, *_registry})

@@ -72,5 +72,13 @@ def redacted_url(url: str) -> str:
     return psycopg.conninfo.make_conninfo(**{k: str(v) for k, v in info.items() if v is not None})
 
 
+def location_label(url: str) -> str:
+    """`host:port/dbname` of a connection string — never the user name or password."""
+    info = psycopg.conninfo.conninfo_to_dict(url)
+    host = str(info.get("host") or "localhost")
+    port = str(info.get("port") or 5432)
+    return f"{host}:{port}/{info.get('dbname') or ''}"
+
+
 def _one_line(exc: Exception) -> str:
     return " ".join(str(exc).split()).rstrip(".?") or type(exc).__name__

@@ -2,39 +2,62 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Literal
 
 DbRole = Literal["anon", "authenticated", "service_role"]
 DB_ROLES: tuple[DbRole, ...] = ("anon", "authenticated", "service_role")
+AGENT_ROLE_PREFIX = "ipai_agent_"
+AGENT_CODE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,51}$")  # the prefix + 52 fits a role name
+
+
+def agent_db_role(code_name: str) -> str:
+    """The Postgres role of an agent (`ipai_agent_<code_name>`, created from the registry)."""
+    if not AGENT_CODE_NAME.match(code_name):
+        raise ValueError(f"agent code name `{code_name[:60]}` must match {AGENT_CODE_NAME.pattern}")
+    return AGENT_ROLE_PREFIX + code_name
 
 
 @dataclass(frozen=True)
 class Principal:
     """The identity a scoped session runs as.
 
-    `db_role` becomes `SET LOCAL ROLE`; `claims` become `request.jwt.claims`, which `auth.uid()`
-    and `auth.jwt()` read inside policies. Build one from verified claims only
-    (`TokenService.verify`), or with `anonymous()` / `service(reason)`.
+    `db_role` becomes `SET LOCAL ROLE`: one of `DB_ROLES`, or for an agent (claims carry
+    `ipai_agent`) that agent's own role `ipai_agent_<code_name>`. `claims` become
+    `request.jwt.claims`, which `auth.uid()` and `auth.jwt()` read inside policies.
+    `statement_timeout_ms`, when set, becomes the session's `SET LOCAL statement_timeout` (an
+    agent's latency budget). Build one from verified claims only (`TokenService.verify`), or with
+    `anonymous()` / `service(reason)`.
     """
 
-    db_role: DbRole
+    db_role: str
     claims: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     reason: str | None = None
+    statement_timeout_ms: int | None = None
 
     def __post_init__(self) -> None:
-        if self.db_role not in DB_ROLES:
-            raise ValueError(f"db_role must be one of {DB_ROLES}, got `{self.db_role}`")
+        object.__setattr__(self, "claims", MappingProxyType(dict(self.claims)))
+        agent = self.agent
+        allowed = (agent_db_role(agent),) if agent else DB_ROLES
+        if self.db_role not in allowed:
+            raise ValueError(f"db_role must be one of {allowed}, got `{self.db_role}`")
         if self.db_role == "service_role" and not self.reason:
             raise ValueError(
                 "a service-role principal needs a reason; it is written to the audit log"
             )
-        object.__setattr__(self, "claims", MappingProxyType(dict(self.claims)))
+        if self.statement_timeout_ms is not None and self.statement_timeout_ms <= 0:
+            raise ValueError(
+                f"statement_timeout_ms must be positive: `{self.statement_timeout_ms}`"
+            )
 
     @classmethod
     def from_verified_claims(cls, claims: Mapping[str, Any]) -> Principal:
+        agent = claims.get("ipai_agent")
+        if agent:
+            return cls(db_role=agent_db_role(str(agent)), claims=claims)
         role = claims.get("role", "authenticated")
         if role == "service_role":
             return cls(db_role="service_role", claims=claims, reason="service_role token")
@@ -68,6 +91,22 @@ class Principal:
     def agent(self) -> str | None:
         agent = self.claims.get("ipai_agent")
         return str(agent) if agent else None
+
+    @property
+    def on_behalf_of(self) -> str | None:
+        """For an agent acting for a person: that person's user id."""
+        user = self.claims.get("ipai_on_behalf_of")
+        return str(user) if user else None
+
+    def with_limits(
+        self, *, statement_timeout_ms: int | None = None, roles: tuple[str, ...] | None = None
+    ) -> Principal:
+        """A copy with a statement timeout and (narrowing only) fewer application roles."""
+        claims = dict(self.claims)
+        if roles is not None:
+            kept = [r for r in self.roles if r in roles]
+            claims["app_metadata"] = {**(claims.get("app_metadata") or {}), "roles": kept}
+        return replace(self, claims=claims, statement_timeout_ms=statement_timeout_ms)
 
     @property
     def label(self) -> str:

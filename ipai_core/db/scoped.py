@@ -123,6 +123,11 @@ def _become(conn: psycopg.Connection, principal: Principal) -> None:
     conn.execute(
         "SELECT set_config('request.jwt.claims', %s, true)", [json.dumps(dict(principal.claims))]
     )
+    if principal.statement_timeout_ms is not None:
+        conn.execute(
+            "SELECT set_config('statement_timeout', %s, true)",
+            [str(principal.statement_timeout_ms)],
+        )
 
 
 def _audit_service_access(db: Database, principal: Principal) -> None:

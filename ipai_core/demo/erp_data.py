@@ -14,6 +14,14 @@ that settle most (not all) of them in full or in part, a few credit notes, draft
 moves that gold must leave out, owner capital and a loan at the start, monthly depreciation,
 payroll accruals and their payment, petty cash; plus ~46 partners and three projects with tasks.
 
+The bank journal comes with its statement lines (`account.bank.statement.line`, one per bank move,
+as Odoo 17 keeps them): payments already matched are reconciled lines. In the last
+`BANK_WINDOW_DAYS` days before the reference date some invoices and bills were paid but nobody has
+matched the transfer yet — an unreconciled line whose move waits on the bank suspense account while
+the invoice stays open. The bank describes them as feeds do: the exact invoice number, a mangled
+one or the customer's PO, a fee taken off the amount, no partner recognised, or one transfer for
+several invoices of a partner; monthly fees, interest and transfer charges match nothing.
+
 Invariants: every move balances to the cent (sum of debits = sum of credits), `balance = debit -
 credit`; `amount_residual`, `reconciled`, `payment_state` and the move totals agree with what is
 matched against each invoice, computed as Odoo 17 computes them. Every record but `res.company`
@@ -54,6 +62,7 @@ MODELS = (
     "account.move.line",
     "project.project",
     "project.task",
+    "account.bank.statement.line",
 )
 
 
@@ -102,6 +111,12 @@ _SCHEMA = {
     "line_note|epd debit:monetary credit:monetary balance:monetary amount_currency:monetary "
     "amount_residual:monetary reconciled:boolean "
     "full_reconcile_id:many2one:account.full.reconcile matching_number:char",
+    "account.bank.statement.line": "move_id:many2one:account.move "
+    "statement_id:many2one:account.bank.statement journal_id:many2one:account.journal "
+    "company_id:many2one:res.company currency_id:many2one:res.currency date:date "
+    "payment_ref:char ref:char partner_id:many2one:res.partner partner_name:char "
+    "account_number:char transaction_type:char amount:monetary amount_currency:monetary "
+    "foreign_currency_id:many2one:res.currency amount_residual:float is_reconciled:boolean",
     "project.project": "name:char partner_id:many2one:res.partner user_id:many2one:res.users "
     "company_id:many2one:res.company date_start:date date:date allocated_hours:float "
     "active:boolean",
@@ -145,6 +160,7 @@ _COMPANIES = (  # id, name, country, capital and monthly payroll in cents
 )
 _ACCOUNTS = (
     ("101401", "Bank", "asset_cash"),
+    ("101402", "Bank Suspense Account", "asset_current"),
     ("101501", "Cash", "asset_cash"),
     ("121000", "Account Receivable", "asset_receivable"),
     ("131000", "Tax Paid", "asset_current"),
@@ -197,6 +213,12 @@ _DRAFT_LABELS = {
     "entry": "Draft Entry",
 }
 _RECONCILABLE = ("asset_receivable", "liability_payable")
+# The bank feed: transfers in the last BANK_WINDOW_DAYS days that nobody has matched yet, and how
+# the bank describes them (share of each kind, in percent).
+BANK_WINDOW_DAYS = 45
+_UNMATCHED_SHARE = 0.45
+_TRANSFER_KINDS = {"exact": 40, "garbled": 20, "fee": 15, "no_partner": 10, "split": 15}
+_ACCOUNT_PREFIX = {1: "PH", 2: "SG"}  # the partners' bank accounts, by company
 
 
 def odoo_datetime(moment: datetime) -> str:
@@ -276,9 +298,10 @@ class ErpDemo:
             for record_id in doomed:
                 self.records[model].pop(record_id, None)
             if model == "account.move":
-                lines = self.records["account.move.line"]
-                for line_id in [i for i, r in lines.items() if r["move_id"][0] in doomed]:
-                    del lines[line_id]
+                for child in ("account.move.line", "account.bank.statement.line"):
+                    lines = self.records[child]
+                    for line_id in [i for i, r in lines.items() if r["move_id"][0] in doomed]:
+                        del lines[line_id]
 
 
 def _check_fields(model: str, values: Mapping[str, Any]) -> None:
@@ -316,6 +339,16 @@ class _Line:
     maturity: date | None = None
 
 
+@dataclass(frozen=True)
+class _BankText:
+    """What the bank's feed says about a transaction; Odoo keeps it on the statement line."""
+
+    payment_ref: str
+    partner_name: str | bool = False
+    account_number: str | bool = False
+    transaction_type: str | bool = False
+
+
 @dataclass
 class _Company:
     record: Record
@@ -348,6 +381,8 @@ class _Builder:
         self._lines: dict[int, list[Record]] = {}
         self._matched: dict[int, list[Record]] = {}
         self._partial_numbers: dict[int, str] = {}
+        self._left_open: dict[tuple[int, int], list[Record]] = {}
+        self._statements: dict[tuple[int, str], int] = {}
 
     def build(self) -> dict[str, dict[int, Record]]:
         companies = self._setup(self._stamp(self.start - timedelta(days=14)))
@@ -476,6 +511,7 @@ class _Builder:
         self._plan_entry(co, "MISC", late, "Bonus accrual (to review)", bonus, state="draft")
         twice = ("610000", "221000", 6_500_00)
         self._plan_entry(co, "MISC", late, "Duplicate rent accrual", twice, state="cancel")
+        self._plan_bank_charges(co)
 
     def _plan_month(self, co: _Company, first: date, following: date) -> None:
         lo, hi = max(first, self.start), min(following, self.end)
@@ -527,6 +563,7 @@ class _Builder:
         ref: str | bool = False,
         reversed_entry: Record | None = None,
         due: date | None = None,
+        bank: _BankText | None = None,
     ) -> Record:
         stamp = self._stamp(day)
         invoice = move_type in _INVOICE_TYPES
@@ -549,6 +586,8 @@ class _Builder:
             self._line(co, move, [move["id"], label], partner, spec) for spec in lines
         ]
         self._totals(move)
+        if journal == "BNK1" and state == "posted":
+            self._statement_line(co, move, partner, bank)
         return move
 
     def _line(
@@ -680,7 +719,11 @@ class _Builder:
         elif draw < 0.72:
             customer = move["move_type"] == "out_invoice"
             when = day + timedelta(days=rng.randint(3, 75) if customer else rng.randint(5, 45))
-            self._at(when, partial(self._pay, co, move, None, when))
+            recent = self.end - timedelta(days=BANK_WINDOW_DAYS) <= when < self.end
+            if recent and rng.random() < _UNMATCHED_SHARE:
+                self._at(when, partial(self._bank_transfer, co, move, when))
+            else:
+                self._at(when, partial(self._pay, co, move, None, when))
         elif draw < 0.84:
             first = day + timedelta(days=rng.randint(5, 40))
             part = cents(move["amount_total"]) * rng.randint(30, 80) // 100
@@ -688,6 +731,9 @@ class _Builder:
             if rng.random() < 0.5:
                 later = first + timedelta(days=rng.randint(10, 60))
                 self._at(later, partial(self._pay, co, move, None, later))
+        else:  # nothing settles it: left open, and free to be paid along with another one
+            key = (co.record["id"], move["partner_id"][0])
+            self._left_open.setdefault(key, []).append(move)
 
     def _pay(self, co: _Company, invoice: Record, amount: int | None, day: date) -> None:
         """A payment entry in the bank journal, matched against `invoice` (None: all that is
@@ -709,6 +755,119 @@ class _Builder:
         partner = self.records["res.partner"][invoice["partner_id"][0]]
         payment = self._move(co, "BNK1", "entry", day, partner, lines, ref=invoice["name"])
         self._match(invoice, payment, day)
+
+    # -- the bank statement --------------------------------------------------------------------
+
+    def _statement_line(
+        self, co: _Company, move: Record, partner: Record | None, text: _BankText | None
+    ) -> None:
+        """Odoo 17 keeps each bank transaction as a statement line over its own move: the bank
+        line and the counterpart, which stays on the suspense account until someone matches it.
+        A payment booked against an invoice is such a move, already matched."""
+        bank, suspense = co.accounts["101401"]["id"], co.accounts["101402"]["id"]
+        lines = self._lines[move["id"]]
+        amount = sum((x["balance"] for x in lines if x["account_id"][0] == bank), money(0))
+        matched = all(x["account_id"][0] != suspense for x in lines)
+        text = text or self._bank_text(co, partner, str(move["ref"] or ""), amount > 0)
+        month = move["date"][:7]
+        key = (co.record["id"], month)
+        statement = self._statements.setdefault(key, len(self._statements) + 1)
+        self._add(
+            "account.bank.statement.line",
+            {"move_id": m2o(move), "statement_id": [statement, f"BNK1 Statement {month}"]}
+            | {"journal_id": move["journal_id"], "company_id": co.pair, "currency_id": USD}
+            | {"date": move["date"], "payment_ref": text.payment_ref, "ref": move["ref"]}
+            | {"partner_id": move["partner_id"], "partner_name": text.partner_name}
+            | {"account_number": text.account_number, "transaction_type": text.transaction_type}
+            | {"amount": amount, "amount_residual": 0.0 if matched else float(-amount)}
+            | {"is_reconciled": matched}
+            | {"create_date": move["create_date"], "write_date": move["write_date"]},
+        )
+
+    def _bank_text(
+        self, co: _Company, partner: Record | None, reference: str, inbound: bool
+    ) -> _BankText:
+        kind = "CREDIT TRANSFER" if inbound else "DEBIT TRANSFER"
+        if partner is None:
+            return _BankText(reference, transaction_type=kind)
+        number = f"{_ACCOUNT_PREFIX[co.record['id']]}{partner['id'] * 7_368_787 % 10**12:012d}"
+        return _BankText(reference, str(partner["name"]).upper(), number, kind)
+
+    def _unmatched(
+        self, co: _Company, day: date, partner: Record | None, amount: int, text: _BankText
+    ) -> None:
+        """A bank transaction nobody has matched yet: the bank line against the suspense
+        account, as Odoo books a new statement line."""
+        debit, credit = ("101401", "101402") if amount > 0 else ("101402", "101401")
+        label = text.payment_ref
+        lines = [_Line(debit, abs(amount), label=label), _Line(credit, 0, abs(amount), label=label)]
+        self._move(co, "BNK1", "entry", day, partner, lines, bank=text)
+
+    def _bank_transfer(self, co: _Company, invoice: Record, day: date) -> None:
+        """The partner paid (or we paid) `invoice`; only the bank statement knows so far, and it
+        describes the transfer as real feeds do: the exact number, a mangled one, a fee taken
+        off, no partner recognised, or several invoices paid at once. The invoice stays open."""
+        rng = self.rng
+        partner = self.records["res.partner"][invoice["partner_id"][0]]
+        kind = rng.choices(list(_TRANSFER_KINDS), list(_TRANSFER_KINDS.values()))[0]
+        documents = [invoice, *(self._claim_open(co, partner, day) if kind == "split" else [])]
+        if kind == "split" and len(documents) == 1:
+            kind = "exact"
+        due = sum(abs(cents(self._open_line(d)["amount_residual"])) for d in documents)
+        fee = rng.randrange(8_00, 35_00) if kind == "fee" else 0
+        inbound = invoice["move_type"] == "out_invoice"
+        amount = due - fee if inbound else -(due + fee)
+        mangled = kind == "garbled" or (kind == "no_partner" and rng.random() < 0.5)
+        reference = self._garbled(invoice) if mangled else self._quoted(documents, partner)
+        text = self._bank_text(co, partner, reference, inbound)
+        if kind == "no_partner":
+            shown = rng.choice((False, str(partner["name"]).upper()[:12].rstrip()))
+            text = _BankText(reference, shown, False, text.transaction_type)
+        self._unmatched(co, day, None if kind == "no_partner" else partner, amount, text)
+
+    def _claim_open(self, co: _Company, partner: Record, day: date) -> list[Record]:
+        """One or two of the partner's invoices that nothing else settles, paid along."""
+        waiting = self._left_open.get((co.record["id"], partner["id"]), [])
+        chosen = [m for m in waiting if m["date"] <= day.isoformat()][: self.rng.randint(1, 2)]
+        for move in chosen:
+            waiting.remove(move)
+        return chosen
+
+    def _quoted(self, documents: list[Record], partner: Record) -> str:
+        names = " ".join(str(d["name"]) for d in documents)
+        template = self.rng.choice(("{names}", "PAYMENT {names}", "{names} {who}"))
+        return template.format(names=names, who=str(partner["name"]).split()[0].upper())
+
+    def _garbled(self, invoice: Record) -> str:
+        """The invoice's number as people and bank forms mangle it, or the customer's own PO."""
+        prefix, year, number = str(invoice["name"]).split("/")
+        options = [
+            f"{prefix}{year}{number}",
+            f"{prefix} {year} {int(number)}",
+            f"{prefix}/{year[2:]}/{number}",
+            f"{prefix}/{year}/{number[:-2]}{number[-1]}{number[-2]}",
+        ]
+        ref = invoice["ref"]
+        if isinstance(ref, str) and ref.startswith("PO-"):
+            options.append(f"PO {ref[3:]}")
+        return f"{self.rng.choice(('', 'PMT ', 'REF '))}{self.rng.choice(options)}"
+
+    def _plan_bank_charges(self, co: _Company) -> None:
+        """Fees and interest on the statement's recent lines: they match no invoice or bill."""
+        first = self.end - timedelta(days=BANK_WINDOW_DAYS)
+        fee = _BankText("MONTHLY ACCOUNT FEE", transaction_type="BANK CHARGE")
+        interest = _BankText("INTEREST CREDIT", transaction_type="INTEREST")
+        for offset in range(BANK_WINDOW_DAYS):
+            day = first + timedelta(days=offset)
+            if (day + timedelta(days=1)).day == 1:
+                self._at(day, partial(self._unmatched, co, day, None, -25_00, fee))
+                earned = self.rng.randrange(3_00, 60_00)
+                self._at(day, partial(self._unmatched, co, day, None, earned, interest))
+        charge = _BankText("OUTWARD TT CHARGE", transaction_type="BANK CHARGE")
+        for _ in range(3):
+            day = first + timedelta(days=self.rng.randrange(BANK_WINDOW_DAYS))
+            amount = -self.rng.randrange(5_00, 20_00)
+            self._at(day, partial(self._unmatched, co, day, None, amount, charge))
 
     def _reverse(self, co: _Company, invoice: Record, day: date) -> None:
         """A credit note for the whole invoice, matched against it (payment_state `reversed`)."""

@@ -24,6 +24,7 @@ from ipai_core.demo.github_server import GithubServer
 from ipai_core.demo.odoo_server import OdooServer
 from ipai_core.demo.retail_data import RetailFiles, write_retail_demo
 from ipai_core.lakehouse import Lakehouse
+from ipai_core.quality.defaults import ensure_default_checks
 from ipai_core.sync.engine import RunResult, run_connector
 from ipai_core.transform.runner import TransformResult, run_transformations
 from ipai_core.vault import open_vault
@@ -66,7 +67,8 @@ def demo_loaded(lh: Lakehouse) -> bool:
 
 
 def load_demo(lh: Lakehouse, *, today: date | None = None) -> DemoReport:
-    """Register the demo connectors, run each once, then refresh every materialized view."""
+    """Register the demo connectors and their default data quality checks, run each connector
+    once, then refresh every materialized view."""
     today = today or reference_day()
     with ExitStack() as stack:
         connectors = [*_retail(lh, today)]
@@ -82,6 +84,7 @@ def load_demo(lh: Lakehouse, *, today: date | None = None) -> DemoReport:
                     secret_refs=c.secrets,
                     replace=True,
                 )
+        ensure_default_checks(lh)  # before the runs: their hooks put first results on the board
         runs = tuple(run_connector(lh, c.name, triggered_by="demo") for c in connectors)
     transform = run_transformations(lh, trigger="demo")
     return DemoReport(runs, transform)

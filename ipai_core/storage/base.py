@@ -47,8 +47,14 @@ class BlobStore(ABC):
         """A readable, seekable handle on the object; `NotFound` when there is none."""
 
     @abstractmethod
+    def put_stream(self, key: str, source: BinaryIO) -> BlobInfo:
+        """Store what `source` reads from its position to its end under `key` (streamed,
+        replacing any previous object)."""
+
     def put_file(self, key: str, path: Path) -> BlobInfo:
         """Store the local file `path` under `key` (streamed, replacing any previous object)."""
+        with open_source(path) as source:
+            return self.put_stream(key, source)
 
     @abstractmethod
     def put_bytes(self, key: str, data: bytes) -> BlobInfo:

@@ -20,7 +20,6 @@ from ipai_core.storage.base import (
     glob_match,
     has_glob,
     literal_prefix,
-    open_source,
 )
 
 # Files being written are hidden under this prefix until `os.replace` moves them into place.
@@ -60,9 +59,8 @@ class LocalBlobStore(BlobStore):
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             raise self._missing(key) from None
 
-    def put_file(self, key: str, path: Path) -> BlobInfo:
-        with open_source(path) as source:
-            return self._write(key, lambda out: shutil.copyfileobj(source, out, 1 << 20))
+    def put_stream(self, key: str, source: BinaryIO) -> BlobInfo:
+        return self._write(key, lambda out: shutil.copyfileobj(source, out, 1 << 20))
 
     def put_bytes(self, key: str, data: bytes) -> BlobInfo:
         return self._write(key, lambda out: out.write(data))

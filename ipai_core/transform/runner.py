@@ -1,6 +1,7 @@
 """Executes a refresh plan as the service role (through `ipai_refresh_materialized_view`),
 one view per transaction, in plan order; a failed view stops the views that depend on it but
-not the others. Each run is audited with its per-view timings."""
+not the others. Each run is audited with its per-view timings. Then the feature sets built on
+the refreshed data are brought up to date (`ipai_core.features.refresh`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ import time
 from dataclasses import dataclass, field
 
 from ipai_core.db.principal import Principal
+from ipai_core.features.refresh import FeatureRefresh, refresh_after_transform
 from ipai_core.lakehouse import Lakehouse
+from ipai_core.observability import observe
+from ipai_core.quality.hooks import after_transformation
 from ipai_core.transform.graph import read_graph
 from ipai_core.transform.plan import RefreshPlan, plan_refresh
 
@@ -26,6 +30,7 @@ class RefreshOutcome:
 @dataclass
 class TransformResult:
     outcomes: list[RefreshOutcome] = field(default_factory=list)
+    features: list[FeatureRefresh] = field(default_factory=list)  # feature sets, after the views
 
     @property
     def ok(self) -> bool:
@@ -47,6 +52,15 @@ def run_transformations(
     trigger: str = "manual",
 ) -> TransformResult:
     """Refresh the selected materialized views (all, by selector, or those fed by tables)."""
+    with observe.transform_run(trigger) as observed:
+        result = _run_transformations(lh, selectors, fed_by=fed_by, trigger=trigger)
+        observed.finished(ok=result.ok, views=len(result.outcomes))
+    return result
+
+
+def _run_transformations(
+    lh: Lakehouse, selectors: list[str] | None, *, fed_by: list[str] | None, trigger: str
+) -> TransformResult:
     refresh_plan = plan(lh, selectors, fed_by)
     result = TransformResult()
     failed: set[str] = set()
@@ -59,7 +73,10 @@ def run_transformations(
             continue
         started = time.monotonic()
         try:
-            with lh.session(Principal.service(f"transform: refresh {step.view}")) as s:
+            with (
+                observe.view_refresh(step.view),
+                lh.session(Principal.service(f"transform: refresh {step.view}")) as s,
+            ):
                 s.execute(
                     "SELECT public.ipai_refresh_materialized_view(%s::regclass, %s)",
                     [step.view, step.concurrently],
@@ -80,6 +97,9 @@ def run_transformations(
             )
     if result.outcomes:
         _audit(lh, result, trigger)
+        after_transformation(lh, result, trigger)  # checks on refreshed views, the event
+    changed = None if not selectors and fed_by is None else (fed_by or [])
+    result.features = refresh_after_transform(lh, result.outcomes, changed, trigger=trigger)
     return result
 
 

@@ -3,14 +3,41 @@
 Printing, formatting, logging or putting it in an exception message gives `SecretValue('***')`;
 `reveal()` is the only way to the value, so every place that uses a secret is one grep away. It
 refuses to be pickled (no copies in caches, queues or crash dumps) and compares in constant time.
+
+Every value a `SecretValue` is made with is also remembered (the latest `_REMEMBERED_MAX`, in
+this process only), so log scrubbing can remove it even from text that never saw the object —
+a source's own error message that quotes the password, say: see `held_values()`.
 """
 
 from __future__ import annotations
 
 import hmac
+import threading
 from typing import Any, NoReturn, final
 
 _MASK = "SecretValue('***')"
+_REMEMBERED_MAX = 1024
+_MIN_REMEMBERED_LENGTH = 4  # shorter values would blank out ordinary words in every log line
+_remembered: dict[str, None] = {}  # insertion-ordered set, oldest first
+_remembered_lock = threading.Lock()
+_longest_first: tuple[str, ...] = ()
+
+
+def held_values() -> tuple[str, ...]:
+    """The secret values this process has held (at least 4 characters), longest first, so a
+    secret that contains another is replaced whole. For scrubbing only: never log them."""
+    return _longest_first
+
+
+def _remember(value: str) -> None:
+    global _longest_first
+    if len(value) < _MIN_REMEMBERED_LENGTH or value in _remembered:
+        return
+    with _remembered_lock:
+        _remembered[value] = None
+        while len(_remembered) > _REMEMBERED_MAX:
+            del _remembered[next(iter(_remembered))]
+        _longest_first = tuple(sorted(_remembered, key=len, reverse=True))
 
 
 @final
@@ -23,6 +50,7 @@ class SecretValue:
         if not isinstance(value, str):
             raise TypeError(f"a SecretValue holds a str, not {type(value).__name__}")
         self._value = value
+        _remember(value)
 
     def reveal(self) -> str:
         """The plaintext. Pass it straight to the client that needs it; never log or store it."""

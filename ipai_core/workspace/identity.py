@@ -1,9 +1,10 @@
 """Who is signed in to this script run, the Lakehouse the workspace shares, and what per-user
 caches are keyed by.
 
-The token comes from the `ipai_session` cookie that `routes` sets at sign-in, or from
-`st.session_state["ipai_token"]` — the seam `AppTest` uses, since it cannot send cookies. Either
-way it is verified before anything uses it, on every run.
+The token comes from a trusted reverse proxy's forwarded headers (see `proxy`), else from the
+`ipai_session` cookie that `routes` sets at sign-in, else from `st.session_state["ipai_token"]`
+— the seam `AppTest` uses, since it cannot send cookies. Whichever it is, it is verified before
+anything uses it, on every run.
 
 Pages cache reads with `st.cache_data(ttl=CACHE_TTL_SECONDS)` keyed by `cache_key(principal)` —
 the database, the user's id *and* roles — passed as an explicit argument: one user's cached rows
@@ -17,20 +18,25 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-import psycopg
 import streamlit as st
 
+from ipai_core.auth.users import sign_in_trusted
 from ipai_core.catalog.objects import CatalogObject, CatalogSchema, list_objects, list_schemas
+from ipai_core.db.location import location_label
 from ipai_core.db.principal import Principal
-from ipai_core.errors import DatabaseError, InvalidToken
+from ipai_core.errors import DatabaseError, InvalidCredentials, InvalidToken
 from ipai_core.lakehouse import Lakehouse
 from ipai_core.settings import Settings, get_settings
+from ipai_core.workspace import proxy
 from ipai_core.workspace.routes import SESSION_COOKIE
 
 TOKEN_STATE_KEY = "ipai_token"  # noqa: S105 - a session-state key, not a secret
 SESSION_EXPIRED = "Your session expired, sign in again."
 DATABASE_DOWN = "The workspace database is not reachable right now; reload this page in a minute."
 NOT_A_USER = "That session does not belong to a user account, sign in again."
+NO_LOCAL_ACCOUNT = "Your sign-in has no account in this workspace yet; ask an admin to add one."
+ADMINS_ONLY = "This page is for admins. Ask an admin if you need what it shows."
+FORWARDED_STATE_KEY = "ipai_forwarded"  # (e-mail, token) issued for a trusted proxy's e-mail
 CACHE_TTL_SECONDS = 60
 CACHE_MAX_ENTRIES = 512
 
@@ -42,8 +48,11 @@ _pinned_settings: Settings | None = None
 
 def use_settings(settings: Settings | None) -> None:
     """Pin the settings the workspace runs with (the server does; so do tests). `None` returns
-    to `get_settings()`. The cached Lakehouse is closed, so the next run opens one with them."""
+    to `get_settings()`. Unless the same object is pinned already, the cached Lakehouse is
+    closed, so the next run opens one with them."""
     global _pinned_settings
+    if settings is not None and settings is _pinned_settings:
+        return
     _pinned_settings = settings
     get_lakehouse.clear()
 
@@ -83,6 +92,16 @@ def require_principal() -> Principal:
     return principal
 
 
+def require_admin() -> Principal:
+    """The verified user, for admin pages: anyone without the admin role is told so and the
+    page stops (the data behind those pages is refused to them by RLS as well)."""
+    principal = require_principal()
+    if "admin" not in principal.roles:
+        st.error(ADMINS_ONLY, icon=":material/admin_panel_settings:")
+        st.stop()
+    return principal
+
+
 def cache_key(principal: Principal) -> CacheKey:
     """What per-user caches are keyed by: the database, the user's id and the user's roles."""
     user = principal.user_id or principal.db_role
@@ -115,10 +134,7 @@ def read_catalog(key: CacheKey, principal: Principal) -> CatalogView:
 
 def database_location() -> str:
     """`host:port/dbname` of the workspace database — never the user name or password."""
-    info = psycopg.conninfo.conninfo_to_dict(get_lakehouse().db.url)
-    host = str(info.get("host") or "localhost")
-    port = str(info.get("port") or 5432)
-    return f"{host}:{port}/{info.get('dbname') or ''}"
+    return location_label(get_lakehouse().db.url)
 
 
 def _lakehouse_or_stop() -> Lakehouse:
@@ -131,12 +147,39 @@ def _lakehouse_or_stop() -> Lakehouse:
 
 
 def _session_token() -> str | None:
+    forwarded = _forwarded_token()
+    if forwarded is not None:
+        return forwarded
     for token in (st.context.cookies.get(SESSION_COOKIE), st.session_state.get(TOKEN_STATE_KEY)):
         if isinstance(token, str) and token:  # AppTest's cookies are mocks, not strings
             return token
     return None
 
 
+def _forwarded_token() -> str | None:
+    """The token a trusted proxy forwarded, or — when e-mail sign-in is enabled — one issued for
+    the local account of the e-mail it forwarded (once per browser session; see `proxy`)."""
+    forwarded = proxy.forwarded_identity(st.context.headers)
+    if forwarded is None:
+        return None
+    if forwarded.token is not None:
+        return forwarded.token
+    lakehouse = _lakehouse_or_stop()
+    if forwarded.email is None or not lakehouse.settings.trusted_proxy_email_sign_in:
+        return None
+    cached = st.session_state.get(FORWARDED_STATE_KEY)
+    if isinstance(cached, tuple) and cached[0] == forwarded.email:
+        return str(cached[1])
+    try:
+        token = sign_in_trusted(lakehouse.db, lakehouse.tokens, forwarded.email)
+    except InvalidCredentials:
+        _refuse(NO_LOCAL_ACCOUNT)
+        return None
+    st.session_state[FORWARDED_STATE_KEY] = (forwarded.email, token)
+    return token
+
+
 def _refuse(notice: str) -> None:
     st.session_state.pop(TOKEN_STATE_KEY, None)
+    st.session_state.pop(FORWARDED_STATE_KEY, None)
     st.info(notice, icon=":material/lock_clock:")

@@ -1,6 +1,8 @@
 """HTTP routes served beside the Streamlit workspace (plain Starlette; no Streamlit import).
 
     GET      /healthz      200 {"status": "ok", "database": "up"}, or 503 when the database is down
+    GET      /readyz       200 when the database answers and a scheduler beat recently, else 503
+                           with which of the two is missing (`observability.readiness`)
     GET      /auth/login   the sign-in form (self-contained HTML; `?error=1` shows the refusal)
     POST     /auth/login   form-encoded email + password → `ipai_session` cookie, 303 to `/`
                            (403 when a browser posts it from another origin)
@@ -36,6 +38,7 @@ from ipai_core.auth.users import sign_in
 from ipai_core.errors import DatabaseError, InvalidCredentials, IpaiError
 from ipai_core.events.routes import build_event_routes
 from ipai_core.lakehouse import Lakehouse
+from ipai_core.observability.readiness import Readiness, check_readiness
 
 SESSION_COOKIE = "ipai_session"
 LOGIN_PATH = "/auth/login"
@@ -65,6 +68,7 @@ def build_routes(lakehouse_provider: LakehouseProvider) -> list[Route]:
     endpoints = _Endpoints(lakehouse_provider)
     return [
         Route("/healthz", endpoints.healthz, methods=["GET"]),
+        Route("/readyz", endpoints.readyz, methods=["GET"]),
         Route(LOGIN_PATH, endpoints.login_form, methods=["GET"]),
         Route(LOGIN_PATH, endpoints.login, methods=["POST"]),
         Route(LOGOUT_PATH, endpoints.logout, methods=["GET", "POST"]),
@@ -83,6 +87,11 @@ class _Endpoints:
         return JSONResponse(
             {"status": "unavailable", "database": "down"}, status_code=503, headers=_NO_STORE
         )
+
+    async def readyz(self, request: Request) -> JSONResponse:
+        readiness = await run_in_threadpool(self._readiness)
+        status = 200 if readiness.ready else 503
+        return JSONResponse(readiness.as_json(), status_code=status, headers=_NO_STORE)
 
     async def login_form(self, request: Request) -> HTMLResponse:
         error = _LOGIN_ERRORS.get(request.query_params.get("error", ""))
@@ -129,6 +138,12 @@ class _Endpoints:
             return self._lakehouse().db.ping()
         except IpaiError:  # e.g. the embedded server could not start
             return False
+
+    def _readiness(self) -> Readiness:
+        try:
+            return check_readiness(self._lakehouse())
+        except IpaiError:  # e.g. the embedded server could not start
+            return Readiness(database=False, schedulers=0)
 
     def _sign_in(self, email: str, password: str) -> tuple[str, int]:
         """A fresh token and its lifetime in seconds; raises `InvalidCredentials`."""

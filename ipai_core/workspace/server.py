@@ -2,25 +2,40 @@
 
 `build_app(settings)` is the ASGI app; `serve(settings)` runs it with uvicorn on
 `workspace_host:workspace_port`. The UI and the routes share one `Lakehouse` (one pool), opened
-on the first request that needs it and closed when the server stops.
+on the first request that needs it and closed when the server stops. Both take another
+Streamlit script instead of the workspace's `main.py` to serve one app standalone
+(`ipai apps run`), with the same routes and sign-in.
+
+Outermost sits `proxy.TrustedProxyMiddleware`, which sees the real TCP peer before uvicorn's
+X-Forwarded-For handling (applied inside it, for `FORWARDED_ALLOW_IPS`) replaces it.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import streamlit as st
 import uvicorn
+from starlette.types import ASGIApp
 from streamlit import config as streamlit_config
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from ipai_core.mcp.http_app import McpHttp
+from ipai_core.observability import start as start_observability
+from ipai_core.orchestration.routes import build_orchestration_routes
+from ipai_core.orchestration.runner import Orchestrator
 from ipai_core.settings import Settings
 from ipai_core.workspace import identity
+from ipai_core.workspace.proxy import TrustedProxyMiddleware
 from ipai_core.workspace.routes import build_routes
 
 MAIN_SCRIPT = Path(__file__).resolve().with_name("main.py")
+UVICORN_FORWARDED_ALLOW_IPS = "127.0.0.1,::1"  # uvicorn's own default for FORWARDED_ALLOW_IPS
 
 # A headless production server that never reaches the network: no browser to open, no usage
 # statistics, no e-mail prompt, no file watcher or rerun-on-save, no developer toolbar, and
@@ -49,20 +64,37 @@ def configure_streamlit(settings: Settings) -> None:
     streamlit_config.get_config_options(force_reparse=True, options_from_flags=options)
 
 
-def build_app(settings: Settings) -> st.App:
-    """The workspace as an ASGI app: `main.py` with `/healthz` and `/auth/*` beside it."""
+def build_app(settings: Settings, script: Path = MAIN_SCRIPT) -> st.App:
+    """The workspace (or the app `script`) as an ASGI app, with `/healthz` and `/auth/*`."""
     configure_streamlit(settings)
     identity.use_settings(settings)
-    return st.App(MAIN_SCRIPT, routes=build_routes(identity.get_lakehouse), lifespan=_lifespan)
+    orchestrator = Orchestrator(identity.get_lakehouse)
+    mcp = McpHttp(identity.get_lakehouse, orchestrator=orchestrator)
+    routes = [
+        *build_routes(identity.get_lakehouse),
+        *build_orchestration_routes(identity.get_lakehouse, orchestrator),  # /api/.../runs
+        mcp.route(),  # /mcp, streamable HTTP for agents
+    ]
+    return st.App(script, routes=routes, lifespan=partial(_lifespan, mcp))
 
 
-def serve(settings: Settings) -> None:
-    """Run the workspace until interrupted (Ctrl-C or SIGTERM)."""
+def edge(app: ASGIApp, settings: Settings) -> ASGIApp:
+    """`app` behind uvicorn's proxy-header handling and, outside it, the trusted-proxy check."""
+    forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", UVICORN_FORWARDED_ALLOW_IPS)
+    inner = ProxyHeadersMiddleware(app, trusted_hosts=forwarded_allow_ips)  # type: ignore[arg-type]
+    return TrustedProxyMiddleware(inner, trusted=settings.trusted_proxy_ips)  # type: ignore[arg-type]
+
+
+def serve(settings: Settings, script: Path = MAIN_SCRIPT) -> None:
+    """Run the workspace (or the app `script`) until interrupted (Ctrl-C or SIGTERM)."""
+    start_observability("workspace", settings)
     uvicorn.run(
-        build_app(settings),
+        edge(build_app(settings, script), settings),
+        proxy_headers=False,  # applied by `edge`, inside the trusted-proxy check
         host=settings.workspace_host,
         port=settings.workspace_port,
         log_level="warning",
+        log_config=None,  # uvicorn's lines reach the root logger: JSON, like everything else
         access_log=False,
         server_header=False,
         ws_max_size=int(streamlit_config.get_option("server.maxMessageSize")) * 1024 * 1024,
@@ -72,6 +104,7 @@ def serve(settings: Settings) -> None:
 
 
 @asynccontextmanager
-async def _lifespan(_app: st.App) -> AsyncIterator[None]:
-    yield None
+async def _lifespan(mcp: McpHttp, _app: st.App) -> AsyncIterator[None]:
+    async with mcp.running():
+        yield None
     identity.get_lakehouse.clear()  # closes the pool

@@ -48,7 +48,7 @@ with catalog_column:
         readable.metric("Readable by you", catalog.readable)
         if not catalog.objects:
             st.info("The catalog is empty: no tables or views exist yet.")
-        st.page_link("pages/catalog.py", label="Browse the catalog", icon=":material/table_view:")
+        st.page_link("views/catalog.py", label="Browse the catalog", icon=":material/table_view:")
 
 st.divider()
 st.caption(f"Database: `{identity.database_location()}`")

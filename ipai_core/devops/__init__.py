@@ -1,0 +1,1 @@
+"""DevOps Health: CI status, deployments, Spec Kit coverage and the DORA metrics from gold."""

@@ -1,0 +1,308 @@
+"""Genie: a question in English → a plan → SQL → rows under the asking user's RLS → an answer.
+
+Planning never touches the database except through the catalog's value look-ups, which run as the
+user. Execution is one read-only transaction as the user, with Genie's statement timeout and row
+limit. Every plan from a planner is validated the same way: semantic queries compile against
+their model (declared fields only, values bound, the row cap), SQL passes `check_select`.
+Refusals and failures come back as answers with a reason, and are logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import UTC, date, datetime
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from ipai_core.db.principal import Principal
+from ipai_core.db.scoped import ScopedSession
+from ipai_core.errors import (
+    AccessDenied,
+    EmbeddingsUnavailable,
+    IpaiError,
+    LlmError,
+    SemanticQueryError,
+    UnsafeSql,
+)
+from ipai_core.genie.answer import GenieAnswer, chart_for_frame, chart_for_query
+from ipai_core.genie.llm_planner import LlmPlanner
+from ipai_core.genie.offline import OfflinePlanner
+from ipai_core.genie.plan import (
+    Catalog,
+    Clarification,
+    Planner,
+    PlanResult,
+    QueryPlan,
+    Refusal,
+    SqlPlan,
+)
+from ipai_core.genie.ranking import DatasetRanker
+from ipai_core.genie.sqlguard import check_select
+from ipai_core.lakehouse import Lakehouse
+from ipai_core.llm.provider import LlmProvider
+from ipai_core.semantic.compiler import compile_query
+from ipai_core.semantic.models import SemanticModel, load_models
+
+log = logging.getLogger(__name__)
+MAX_LOOKUP_VALUES = 500
+
+
+class Genie:
+    """Ask questions as a principal. `planner` None: the LLM planner when IPAI_LLM_* is set
+    (falling back to the offline one if the endpoint fails), else the offline planner."""
+
+    def __init__(
+        self,
+        lakehouse: Lakehouse,
+        planner: Planner | None = None,
+        *,
+        clock: Callable[[], date] | None = None,
+    ) -> None:
+        settings = lakehouse.settings
+        self.lakehouse = lakehouse
+        self.row_limit = settings.genie_row_limit
+        self.statement_timeout_ms = settings.genie_statement_timeout_ms
+        self.allowed_schemas = tuple(
+            s.strip() for s in settings.genie_allowed_schemas.split(",") if s.strip()
+        )
+        self.planner = planner or _default_planner(lakehouse)
+        self.clock = clock or (lambda: datetime.now(UTC).date())
+
+    def ask(
+        self, principal: Principal, question: str, *, session_id: str | None = None
+    ) -> GenieAnswer:
+        """Answer `question` as `principal`; never raises for a refusal or a failed query."""
+        started = time.monotonic()
+        planner = self.planner.name
+        try:
+            catalog = self.catalog(principal)
+            result = self.planner.plan(question, catalog)
+            planner = result.planner
+            answer = self._answer(principal, question, result, catalog)
+        except LlmError as exc:
+            answer = GenieAnswer("error", question, planner, explanation=str(exc))
+        except (IpaiError, psycopg.Error) as exc:
+            answer = _failure(question, planner, exc)
+        answer = replace(answer, latency_ms=int((time.monotonic() - started) * 1000))
+        _log(principal, answer, session_id)
+        return answer
+
+    def run_sql(self, principal: Principal, statement: str) -> GenieAnswer:
+        """Free-SQL mode: one SELECT over the allowed schemas, as `principal`, capped and timed."""
+        started = time.monotonic()
+        answer = self._run_sql(principal, statement, statement, "sql", "free SQL")
+        answer = replace(answer, latency_ms=int((time.monotonic() - started) * 1000))
+        _log(principal, answer, None)
+        return answer
+
+    def catalog(self, principal: Principal) -> Catalog:
+        """The active semantic models, which of them show `principal` any row, and a cached
+        look-up of dimension values as `principal` sees them."""
+        with self.lakehouse.session(principal) as s:
+            self._limit_session(s)
+            models = load_models(s)
+            readable = frozenset(name for name, m in models.items() if _has_rows(s, m))
+        cache: dict[tuple[str, str], Sequence[str]] = {}
+
+        def values(model: SemanticModel, dimension: str) -> Sequence[str]:
+            key = (model.dataset, dimension)
+            if key not in cache:
+                cache[key] = self._values(principal, model, dimension)
+            return cache[key]
+
+        return Catalog(models, readable, self.clock(), values)
+
+    def _answer(
+        self, principal: Principal, question: str, result: PlanResult, catalog: Catalog
+    ) -> GenieAnswer:
+        answer = self._carry_out(principal, question, result, catalog)
+        return replace(
+            answer,
+            prompt_tokens=result.usage.prompt_tokens,
+            completion_tokens=result.usage.completion_tokens,
+            cost_usd=result.usage.cost_usd,
+        )
+
+    def _carry_out(
+        self, principal: Principal, question: str, result: PlanResult, catalog: Catalog
+    ) -> GenieAnswer:
+        plan, planner = result.plan, result.planner
+        if isinstance(plan, Clarification):
+            text = f"{plan.question} {'; '.join(plan.options)}".strip()
+            return GenieAnswer(
+                "clarify", question, planner, clarification=text, options=plan.options
+            )
+        if isinstance(plan, Refusal):
+            return GenieAnswer("refused", question, planner, explanation=plan.reason)
+        if isinstance(plan, SqlPlan):
+            return self._run_sql(principal, question, plan.sql, planner, plan.explanation)
+        return self._run_query(principal, question, plan, planner, catalog)
+
+    def _run_query(
+        self,
+        principal: Principal,
+        question: str,
+        plan: QueryPlan,
+        planner: Any,
+        catalog: Catalog,
+    ) -> GenieAnswer:
+        model = catalog.models[plan.query.dataset]
+        try:
+            compiled = compile_query(model, plan.query, max_limit=self.row_limit)
+        except SemanticQueryError as exc:
+            return GenieAnswer(
+                "refused", question, planner, explanation=str(exc), dataset=model.dataset
+            )
+        frame = self._read(principal, compiled.sql, compiled.params)
+        return GenieAnswer(
+            "answer",
+            question,
+            planner,
+            explanation=plan.explanation,
+            dataset=model.dataset,
+            sql=compiled.sql,
+            params=compiled.params,
+            frame=frame,
+            chart=chart_for_query(plan.query, frame),
+            query=plan.query,
+            notes=plan.notes,
+        )
+
+    def _run_sql(
+        self, principal: Principal, question: str, statement: str, planner: Any, explanation: str
+    ) -> GenieAnswer:
+        try:
+            checked = check_select(
+                statement, allowed_schemas=self.allowed_schemas, row_limit=self.row_limit
+            )
+            frame = self._read(principal, checked, None)
+        except UnsafeSql as exc:
+            return GenieAnswer("refused", question, planner, explanation=str(exc), sql=statement)
+        except (IpaiError, psycopg.Error) as exc:
+            return replace(_failure(question, planner, exc), sql=statement)
+        return GenieAnswer(
+            "answer",
+            question,
+            planner,
+            explanation=explanation,
+            sql=checked,
+            frame=frame,
+            chart=chart_for_frame(frame),
+        )
+
+    def _read(self, principal: Principal, statement: str, params: list[Any] | None) -> Any:
+        with self.lakehouse.session(principal) as s:
+            self._limit_session(s)
+            return s.query(statement, params)
+
+    def _values(self, principal: Principal, model: SemanticModel, dimension: str) -> list[str]:
+        column = model.dimension(dimension)
+        expression = sql.Identifier(column.column) if column.column else sql.SQL(f"({column.sql})")
+        statement = sql.SQL(
+            "SELECT DISTINCT {e}::text FROM {v} WHERE {e} IS NOT NULL ORDER BY 1 LIMIT {n}"
+        ).format(
+            e=expression,
+            v=sql.Identifier(model.view_schema, model.view),
+            n=sql.Literal(MAX_LOOKUP_VALUES),
+        )
+        with self.lakehouse.session(principal) as s:
+            self._limit_session(s)
+            return [str(v) for v in s.query(statement).to_series().to_list()]
+
+    def _limit_session(self, s: ScopedSession) -> None:
+        """Read-only from here on, and cut at Genie's statement timeout."""
+        s.execute("SET LOCAL transaction_read_only = on")
+        s.execute(
+            "SELECT set_config('statement_timeout', %s, true)", [str(self.statement_timeout_ms)]
+        )
+
+
+def _default_planner(lakehouse: Lakehouse) -> Planner:
+    settings = lakehouse.settings
+    offline = OfflinePlanner(ranker=_dataset_ranker(lakehouse))
+    provider = LlmProvider.from_settings(settings)
+    if provider is None:
+        return offline
+    return LlmPlanner(
+        provider,
+        row_limit=settings.genie_row_limit,
+        allow_sql=settings.genie_llm_sql,
+        fallback=offline,
+    )
+
+
+def _dataset_ranker(lakehouse: Lakehouse) -> DatasetRanker | None:
+    """Words and meaning (the semantic models' embeddings) when embeddings are on; words alone
+    (None: the planner's default) when they are off or not refreshed yet."""
+    from ipai_core.features.embeddings import embedder_from_settings  # features imports genie
+    from ipai_core.features.ranker import EmbeddingDatasetRanker
+
+    try:
+        return EmbeddingDatasetRanker.from_lakehouse(
+            lakehouse, embedder_from_settings(lakehouse.settings)
+        )
+    except EmbeddingsUnavailable as exc:
+        log.info("genie ranks datasets by their words only: %s", exc)
+        return None
+
+
+def _has_rows(s: ScopedSession, model: SemanticModel) -> bool:
+    """Whether the view shows this principal any row (its RLS guard may hide them all)."""
+    statement = sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(
+        sql.Identifier(model.view_schema, model.view)
+    )
+    try:
+        with s.connection.transaction():
+            return bool(s.scalar(statement))
+    except (AccessDenied, psycopg.Error):
+        return False
+
+
+def _failure(question: str, planner: Any, exc: Exception) -> GenieAnswer:
+    if isinstance(exc, psycopg.errors.QueryCanceled):
+        return GenieAnswer(
+            "error",
+            question,
+            planner,
+            explanation="the query ran past Genie's statement timeout "
+            "(IPAI_GENIE_STATEMENT_TIMEOUT_MS); narrow it down or aggregate",
+        )
+    if isinstance(exc, AccessDenied):
+        return GenieAnswer("refused", question, planner, explanation=str(exc))
+    if isinstance(exc, psycopg.Error):
+        message = exc.diag.message_primary or str(exc)
+        return GenieAnswer("error", question, planner, explanation=f"the database said: {message}")
+    return GenieAnswer("error", question, planner, explanation=str(exc))
+
+
+def _log(principal: Principal, answer: GenieAnswer, session_id: str | None) -> None:
+    fields = (
+        answer.status,
+        answer.planner,
+        principal.label,
+        session_id,
+        answer.dataset,
+        answer.latency_ms,
+        answer.question,
+    )
+    if answer.status == "refused":
+        log.warning(
+            "genie refused status=%s planner=%s user=%s session=%s dataset=%s ms=%d "
+            "question=%r reason=%s",
+            *fields,
+            answer.explanation,
+        )
+    elif answer.status == "error":
+        log.error(
+            "genie failed status=%s planner=%s user=%s session=%s dataset=%s ms=%d "
+            "question=%r error=%s",
+            *fields,
+            answer.explanation,
+        )
+    else:
+        log.info("genie %s planner=%s user=%s session=%s dataset=%s ms=%d question=%r", *fields)
