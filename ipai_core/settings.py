@@ -152,8 +152,10 @@ class Settings(BaseSettings):
     )
 
     # --- observability
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
-        default="INFO", description="Level of the JSON log lines every process writes to stderr."
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] | None = Field(
+        default=None,
+        description="Level of the JSON log lines every process writes to stderr. Unset: INFO for "
+        "the servers (workspace, scheduler, MCP over HTTP), WARNING for commands a person types.",
     )
     telemetry_to_postgres: bool = Field(
         default=True,

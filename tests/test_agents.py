@@ -40,6 +40,7 @@ from ipai_core.auth.tokens import TokenService
 from ipai_core.db.principal import Principal
 from ipai_core.errors import AccessDenied, AgentRefused, ConfigError, NotFound
 from ipai_core.lakehouse import Lakehouse
+from ipai_core.observability.tracing import TelemetryOptions, start_telemetry, stop_telemetry
 
 IPAI = Path(sys.executable).parent / "ipai"
 
@@ -505,3 +506,41 @@ def test_cli_adds_an_agent_issues_its_token_and_shows_its_runs(
 def test_agent_spec_defaults() -> None:
     spec = AgentSpec(code_name="plain", display_name="Plain")
     assert spec.allowed_operations == ("read",) and spec.latency_budget_ms == 30_000
+
+
+def test_an_agent_call_is_traced_with_its_sql(
+    lakehouse: Lakehouse,
+    make_agent: AgentMaker,
+    owner_conn: psycopg.Connection,
+    database_url: str,
+) -> None:
+    code, agent = make_agent(allowed_schemas=["ipai_gold_devops"])
+    statement = "SELECT kpi FROM ipai_gold_devops.agent_test_kpi"
+
+    def traced(ctx: CallContext, arguments: Mapping[str, Any]) -> ToolResult:
+        with ctx.session() as s, ctx.traced_sql(statement):
+            frame = s.query(statement)
+        return ToolResult({"rows": frame.to_dicts()}, {"rows": frame.height}, tokens=7)
+
+    telemetry = start_telemetry(
+        TelemetryOptions("ipai-test", database_url=lambda: database_url, metric_interval_s=3600)
+    )
+    try:
+        outcome = Governance(lakehouse).call(agent, "run_sql", {}, traced)
+        telemetry.flush()
+    finally:
+        stop_telemetry()
+    assert outcome.status == "success"
+    call = owner_conn.execute(
+        "SELECT trace_id, span_id, attributes FROM ipai_span WHERE name = 'agent.call'"
+        " AND attributes ->> 'ipai.agent' = %s",
+        [code],
+    ).fetchone()
+    assert call is not None, "no agent.call span"
+    assert call[2]["ipai.tokens"] == 7
+    children = owner_conn.execute(
+        "SELECT name, attributes ->> 'ipai.statement' FROM ipai_span"
+        " WHERE trace_id = %s AND parent_span_id = %s",
+        [call[0], call[1]],
+    ).fetchall()
+    assert ("agent.sql", statement) in children

@@ -17,13 +17,14 @@ operation) arrives as `AccessDenied` from the tool and is recorded as `refused` 
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -44,6 +45,7 @@ from ipai_core.errors import (
     UnsafeSql,
 )
 from ipai_core.lakehouse import Lakehouse
+from ipai_core.observability import observe
 
 log = logging.getLogger(__name__)
 
@@ -166,10 +168,15 @@ class CallContext:
     policy: AgentPolicy
     session_id: str | None
     row_limit: int
+    observation: observe.AgentCallObservation | None = None
 
     def session(self) -> AbstractContextManager[ScopedSession]:
         """A transaction as the agent; the call's deadline cancels its running statement."""
         return self.lakehouse.session(self.principal)
+
+    def traced_sql(self, statement: str) -> AbstractContextManager[object]:
+        """Around one statement the tool runs: an `agent.sql` span under the call's span."""
+        return nullcontext() if self.observation is None else self.observation.sql(statement)
 
 
 ToolHandler = Callable[[CallContext, Mapping[str, Any]], ToolResult]
@@ -231,20 +238,27 @@ class Governance:
         refusal = policy.refusal(tool)
         result: ToolResult | None = None
         error: IpaiError | None = refusal
-        if refusal is None:
-            context = CallContext(
-                lakehouse=CallLakehouse(self._lh),
-                principal=narrowed.with_limits(statement_timeout_ms=policy.latency_ms),
-                policy=policy,
-                session_id=session_id,
-                row_limit=self._lh.settings.agent_row_limit,
-            )
-            try:
-                result = self._with_deadline(context, tool, arguments, handler)
-                _check_cost(context.policy, tool, result)  # a result over budget is withheld
-                _check_declined(context.policy, tool, result)
-            except IpaiError as exc:
-                error = exc
+        user = narrowed.email or narrowed.on_behalf_of
+        with observe.agent_call(policy.code_name, tool, user=user) as observation:
+            if refusal is None:
+                context = CallContext(
+                    lakehouse=CallLakehouse(self._lh),
+                    principal=narrowed.with_limits(statement_timeout_ms=policy.latency_ms),
+                    policy=policy,
+                    session_id=session_id,
+                    row_limit=self._lh.settings.agent_row_limit,
+                    observation=observation,
+                )
+                try:
+                    result = self._with_deadline(context, tool, arguments, handler)
+                    _check_cost(context.policy, tool, result)  # a result over budget is withheld
+                    _check_declined(context.policy, tool, result)
+                except IpaiError as exc:
+                    error = exc
+            if result is not None:
+                observation.usage(tokens=result.tokens, cost_usd=result.cost_usd)
+            if error is not None:
+                observation.failed(str(error))
         status = _status(error)
         latency_ms = int((time.monotonic() - clock) * 1000)
         run_id = self._record(
@@ -274,7 +288,10 @@ class Governance:
                 done.set()
 
         budget_ms = context.policy.latency_ms
-        threading.Thread(target=work, name=f"ipai-agent-{tool}", daemon=True).start()
+        caller = contextvars.copy_context()  # the call's span and log fields carry on in the worker
+        threading.Thread(
+            target=caller.run, args=(work,), name=f"ipai-agent-{tool}", daemon=True
+        ).start()
         if not done.wait(budget_ms / 1000):
             context.lakehouse.cancel()
             done.wait(self._grace)  # let the cancelled transaction roll back before logging

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import secrets
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -110,7 +112,12 @@ def _scheduler_process(*, enabled: bool) -> Iterator[None]:
     if not enabled:
         yield
         return
-    child = subprocess.Popen([sys.executable, "-m", "ipai_core.cli", "scheduler"])
+    # uvicorn re-raises the SIGTERM it handled once it has shut down; as an exception (not the
+    # default handler, which ends the process on the spot) it lets `finally` stop the child.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    # The workspace's terminal shows the scheduler's warnings and errors, not each job it runs.
+    env = {"IPAI_LOG_LEVEL": "WARNING", **os.environ}
+    child = subprocess.Popen([sys.executable, "-m", "ipai_core.cli", "scheduler"], env=env)
     typer.echo(f"scheduler: process {child.pid} (stop it with the workspace)")
     try:
         yield
@@ -120,6 +127,10 @@ def _scheduler_process(*, enabled: bool) -> Iterator[None]:
             child.wait(timeout=30)
         except subprocess.TimeoutExpired:
             child.kill()
+
+
+def _exit_on_sigterm(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _serve(settings: Settings) -> None:

@@ -152,7 +152,7 @@ class Toolbox:
         checked = check_select(
             sql, allowed_schemas=ctx.policy.allowed_schemas, row_limit=ctx.row_limit
         )
-        with ctx.session() as s:
+        with ctx.session() as s, ctx.traced_sql(checked):
             frame = s.query(checked)
         return _frame_result(frame, ctx.row_limit, sql=checked)
 

@@ -33,7 +33,7 @@ def start(service: str, settings: Settings | None = None) -> Telemetry:
     """Configure this process's logging, telemetry and (with `SENTRY_DSN`) Sentry."""
     settings = settings or get_settings()
     _hold_secret_settings(settings)
-    configure_logging(service, level=settings.log_level)
+    configure_logging(service, level=settings.log_level or _default_level(service))
     telemetry = start_telemetry(
         TelemetryOptions(
             service=f"{SERVICE_PREFIX}{service}",
@@ -43,6 +43,11 @@ def start(service: str, settings: Settings | None = None) -> Telemetry:
     )
     _start_sentry(service)
     return telemetry
+
+
+def _default_level(service: str) -> str:
+    """A command's terminal shows warnings and errors; a server logs what it does."""
+    return "WARNING" if service == "cli" else "INFO"
 
 
 def stop() -> None:
