@@ -358,6 +358,18 @@ def test_a_slow_query_is_cut_at_the_statement_timeout(demo_lakehouse: Lakehouse)
     assert answer.latency_ms < 5000
 
 
+def test_the_callers_shorter_statement_timeout_wins(demo_lakehouse: Lakehouse) -> None:
+    genie = Genie(demo_lakehouse, OfflinePlanner(), clock=lambda: TODAY)
+    assert genie.statement_timeout_ms > 1000
+    hurried = principal(demo_lakehouse, ["admin"]).with_limits(statement_timeout_ms=200)
+    answer = genie.run_sql(
+        hurried,
+        "SELECT count(*) FROM ipai_gold_erp.journal_items a, ipai_gold_erp.journal_items b",
+    )
+    assert answer.status == "error" and "timeout" in answer.explanation
+    assert answer.latency_ms < 5000
+
+
 # --- the LLM planner through a real HTTP stand-in
 
 

@@ -215,11 +215,14 @@ class Genie:
             return [str(v) for v in s.query(statement).to_series().to_list()]
 
     def _limit_session(self, s: ScopedSession) -> None:
-        """Read-only from here on, and cut at Genie's statement timeout."""
-        s.execute("SET LOCAL transaction_read_only = on")
-        s.execute(
-            "SELECT set_config('statement_timeout', %s, true)", [str(self.statement_timeout_ms)]
+        """Read-only from here on, and cut at Genie's statement timeout — or sooner, at the
+        caller's own (an agent's latency budget), which Genie never lengthens."""
+        caller = s.principal.statement_timeout_ms
+        timeout = (
+            self.statement_timeout_ms if caller is None else min(caller, self.statement_timeout_ms)
         )
+        s.execute("SET LOCAL transaction_read_only = on")
+        s.execute("SELECT set_config('statement_timeout', %s, true)", [str(timeout)])
 
 
 def _default_planner(lakehouse: Lakehouse) -> Planner:
