@@ -17,11 +17,13 @@ import importlib
 import importlib.util
 from collections.abc import Sequence
 from functools import cache
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from ipai_core.errors import EmbeddingError, EmbeddingsUnavailable
-from ipai_core.llm.provider import LlmProvider
 from ipai_core.settings import Settings
+
+if TYPE_CHECKING:
+    from ipai_core.llm.provider import LlmProvider
 
 DIMENSIONS = 384  # the width of every platinum embedding column
 LOCAL_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -88,13 +90,21 @@ def local_model_installed() -> bool:
     return importlib.util.find_spec(MODEL_PACKAGE) is not None
 
 
+def _llm_provider(settings: Settings) -> LlmProvider | None:
+    """The configured endpoint; the `openai` SDK is imported only here, so the sync engine
+    (which reaches this module after a run) does not carry it in memory."""
+    from ipai_core.llm.provider import LlmProvider
+
+    return LlmProvider.from_settings(settings)
+
+
 def embeddings_mode(settings: Settings) -> EmbeddingsMode:
     """The mode in force: `IPAI_EMBEDDINGS` when set, else what this installation can do."""
     if settings.embeddings is not None:
         return settings.embeddings
     if local_model_installed():
         return "local"
-    if LlmProvider.from_settings(settings) is not None:
+    if _llm_provider(settings) is not None:
         return "openai"
     return "off"
 
@@ -112,7 +122,7 @@ def embedder_from_settings(settings: Settings) -> Embedder:
             )
         return LocalMiniLM(batch_size=settings.embeddings_batch_size)
     if mode == "openai":
-        provider = LlmProvider.from_settings(settings)
+        provider = _llm_provider(settings)
         if provider is None:
             raise EmbeddingsUnavailable(
                 "IPAI_EMBEDDINGS=openai but no LLM endpoint is configured; set IPAI_LLM_BASE_URL "
