@@ -31,12 +31,14 @@ def test_the_offline_planner_passes_the_demo_evaluation_set(
         user_id=str(uuid.uuid4()), email="eval@example.test", roles=["admin"]
     )
     report = run_eval(demo_lakehouse, demo_lakehouse.authenticate(admin_token), eval_set)
+    failures = [f"{r.question}: {r.failures}" for r in report.results if not r.passed]
     with capsys.disabled():
         print(
             f"\ngenie eval: {report.passed}/{len(report.results)} = {report.accuracy:.1%}, "
             f"p50 {report.latency_ms(0.5)} ms, p95 {report.latency_ms(0.95)} ms"
         )
-    failures = [f"{r.question}: {r.failures}" for r in report.results if not r.passed]
+        for failure in failures:
+            print(f"  missed: {failure}")
     assert report.accuracy >= 0.9, failures
     assert report.ok
     assert 0 < report.latency_ms(0.5) <= report.latency_ms(0.95)
