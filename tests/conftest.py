@@ -15,12 +15,12 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from ipai_core.auth import users
 from ipai_core.db.embedded import EmbeddedServer, ServerStatus
 from ipai_core.demo.load import load_demo
 from ipai_core.lakehouse import Lakehouse
 from ipai_core.migrate.runner import migrate
 from ipai_core.settings import PROJECT_ROOT, Settings
+from tests.support.users import new_user
 
 MIGRATIONS = PROJECT_ROOT / "migrations"
 TEST_JWT_SECRET = "test-secret-" + "s" * 40
@@ -99,10 +99,8 @@ def make_user(lakehouse: Lakehouse) -> UserMaker:
 
     def make(roles: list[str] | tuple[str, ...] = ()) -> tuple[str, str, str]:
         email = f"user{next(_counter)}-{secrets.token_hex(3)}@example.test"
-        password = secrets.token_urlsafe(12)
-        users.add_user(lakehouse.db, email, password, list(roles))
-        token = users.sign_in(lakehouse.db, lakehouse.tokens, email, password)
-        return email, password, token
+        user = new_user(lakehouse, roles, email=email)
+        return user.email, user.password, user.token
 
     return make
 

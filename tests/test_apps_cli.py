@@ -9,22 +9,18 @@ import os
 import shutil
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from ipai_core.settings import PROJECT_ROOT, Settings
 from tests.support.apps import new_slug, write_app
-from tests.support.served_workspace import free_port
+from tests.support.served_workspace import served_process
 
 IPAI = Path(sys.executable).parent / "ipai"
 CHROMIUM = shutil.which("chromium")
-STARTUP_TIMEOUT_S = 60
 UserMaker = Callable[..., tuple[str, str, str]]
 
 
@@ -82,38 +78,6 @@ def test_register_and_list(settings: Settings, tmp_path: Path) -> None:
     assert first in ipai(env, tmp_path, "apps", "register", "no-such-app").stderr
 
 
-@contextmanager
-def served(command: Sequence[str], env: dict[str, str], cwd: Path) -> Iterator[str]:
-    """Run a serving command on a free port until /healthz answers; yields its base URL."""
-    port = free_port()
-    server = subprocess.Popen(
-        list(command),
-        env=env | {"IPAI_WORKSPACE_HOST": "127.0.0.1", "IPAI_WORKSPACE_PORT": str(port)},
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        while not _healthy(base):
-            assert server.poll() is None, server.stdout.read() if server.stdout else ""
-            assert time.monotonic() < deadline, "the server did not answer /healthz"
-            time.sleep(0.2)
-        yield base
-    finally:
-        server.terminate()
-        output, _ = server.communicate(timeout=15)
-    assert b"Traceback" not in output, output.decode(errors="replace")
-
-
-def _healthy(base: str) -> bool:
-    try:
-        return httpx.get(f"{base}/healthz", timeout=2).status_code == 200
-    except httpx.TransportError:
-        return False
-
-
 @pytest.fixture
 def browser() -> Iterator[Browser]:
     if CHROMIUM is None:
@@ -133,7 +97,7 @@ def test_run_serves_one_app_standalone_behind_sign_in(
     write_app(apps_dir, slug)
     email, password, _ = make_user(["finance"])
     env = environment(settings, apps_dir, tmp_path)
-    with served([str(IPAI), "apps", "run", slug], env, tmp_path) as base:
+    with served_process([str(IPAI), "apps", "run", slug], env, tmp_path) as base:
         page = browser.new_page()
         page.goto(base)
         page.get_by_text("Sign in to open this app.").wait_for()
@@ -169,7 +133,7 @@ def test_workspace_signs_in_a_trusted_proxys_forwarded_identity(
     )
     code = "from ipai_core.settings import get_settings\n"
     code += "from ipai_core.workspace.server import serve\nserve(get_settings())\n"
-    with served([sys.executable, "-c", code], env, tmp_path) as base:
+    with served_process([sys.executable, "-c", code], env, tmp_path) as base:
         page = proxied_page(browser, base, {"X-Forwarded-Access-Token": token})
         page.get_by_role("heading", name="Welcome to IPAI Databricks").wait_for()
         page.get_by_text(email).first.wait_for()

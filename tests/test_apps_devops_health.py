@@ -6,20 +6,15 @@ from __future__ import annotations
 import pytest
 
 from ipai_core import Lakehouse
-from ipai_core.auth import users
 from tests.support.apps import assert_refused, run_app_page
+from tests.support.users import new_user
 
 SLUG = "ipai-devops-health"
 
 
-def token_for(lake: Lakehouse, email: str, roles: list[str]) -> str:
-    users.add_user(lake.db, email, "long-enough-pw", roles)
-    return users.sign_in(lake.db, lake.tokens, email, "long-enough-pw")
-
-
 @pytest.fixture(scope="module")
 def devops_token(demo_lakehouse: Lakehouse) -> str:
-    return token_for(demo_lakehouse, "devops-app@example.test", ["devops"])
+    return new_user(demo_lakehouse, ["devops"]).token
 
 
 def test_devops_user_sees_the_dora_metrics(demo_lakehouse: Lakehouse, devops_token: str) -> None:
@@ -53,5 +48,5 @@ def test_picking_one_repository_narrows_the_page(
 
 
 def test_user_without_the_role_is_refused(demo_lakehouse: Lakehouse) -> None:
-    token = token_for(demo_lakehouse, "finance-only@example.test", ["finance"])
+    token = new_user(demo_lakehouse, ["finance"]).token
     assert_refused(run_app_page(SLUG, token, settings=demo_lakehouse.settings))

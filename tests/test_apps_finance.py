@@ -5,7 +5,6 @@ explains a match only with the flag on and a provider configured."""
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -17,10 +16,10 @@ from streamlit.testing.v1 import AppTest
 
 from ipai_core import Lakehouse
 from ipai_core.apps import flags
-from ipai_core.auth import users
 from ipai_core.workspace import identity
 from tests.support.apps import assert_refused, run_app_page
 from tests.support.openai_standin import OpenAIStandIn, Reply
+from tests.support.users import new_user
 
 SLUG = "ipai-finance-command-center"
 
@@ -33,9 +32,8 @@ def lake(demo_lakehouse: Lakehouse) -> Iterator[Lakehouse]:
 
 def token(lake: Lakehouse, roles: list[str]) -> tuple[str, str]:
     """(user id, token) of a new user with `roles`."""
-    email = f"fcc-{secrets.token_hex(4)}@example.test"
-    record = users.add_user(lake.db, email, "long-enough-pw", roles)
-    return str(record.id), users.sign_in(lake.db, lake.tokens, email, "long-enough-pw")
+    user = new_user(lake, roles)
+    return user.id, user.token
 
 
 def gold_pnl_of_last_twelve_months(lake: Lakehouse) -> dict[str, Decimal]:

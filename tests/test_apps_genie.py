@@ -7,20 +7,15 @@ from __future__ import annotations
 import pytest
 
 from ipai_core import Genie, Lakehouse
-from ipai_core.auth import users
 from tests.support.apps import assert_refused, run_app_page
+from tests.support.users import new_user
 
 SLUG = "ipai-genie"
 
 
-def token_for(lake: Lakehouse, email: str, roles: list[str]) -> str:
-    users.add_user(lake.db, email, "long-enough-pw", roles)
-    return users.sign_in(lake.db, lake.tokens, email, "long-enough-pw")
-
-
 @pytest.fixture(scope="module")
 def admin_token(demo_lakehouse: Lakehouse) -> str:
-    return token_for(demo_lakehouse, "genie-app@example.test", ["admin"])
+    return new_user(demo_lakehouse, ["admin"]).token
 
 
 def test_question_gets_table_chart_and_sql(demo_lakehouse: Lakehouse, admin_token: str) -> None:
@@ -49,5 +44,5 @@ def test_free_sql_mode_runs_a_checked_select(demo_lakehouse: Lakehouse, admin_to
 
 
 def test_user_without_a_genie_role_is_refused(demo_lakehouse: Lakehouse) -> None:
-    token = token_for(demo_lakehouse, "no-genie@example.test", ["viewer"])
+    token = new_user(demo_lakehouse, ["viewer"]).token
     assert_refused(run_app_page(SLUG, token, settings=demo_lakehouse.settings))

@@ -5,14 +5,12 @@ finance-only user is refused."""
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable, Iterator
 
 import psycopg
 import pytest
 from conftest import MIGRATIONS, make_settings
 
-from ipai_core.auth import users
 from ipai_core.db.principal import Principal
 from ipai_core.lakehouse import Lakehouse
 from ipai_core.migrate.runner import migrate
@@ -20,6 +18,7 @@ from ipai_core.quality.runner import run_checks, select_checks
 from ipai_core.quality.store import CheckSpec, save_check
 from ipai_core.settings import Settings
 from tests.support.apps import assert_refused, run_app_page
+from tests.support.users import new_user
 
 SLUG = "ipai-data-quality-monitor"
 
@@ -53,10 +52,8 @@ def settings(
 
 
 def token(settings: Settings, *roles: str) -> str:
-    email = f"dqapp-{secrets.token_hex(3)}@example.test"
     with Lakehouse.open(settings) as lh:
-        users.add_user(lh.db, email, "long-enough-pw", list(roles))
-        return users.sign_in(lh.db, lh.tokens, email, "long-enough-pw")
+        return new_user(lh, roles).token
 
 
 def test_a_data_engineer_sees_the_board_failing_first_and_runs_the_checks(

@@ -10,9 +10,9 @@ import pytest
 from conftest import DEMO_TODAY
 
 from ipai_core import AccessDenied, Lakehouse, Principal
-from ipai_core.auth import users
 from ipai_core.demo.devops_data import DevopsDemo, parse_time
 from ipai_core.devops import health
+from tests.support.users import new_user
 
 
 @pytest.fixture(scope="module")
@@ -22,10 +22,7 @@ def lake(demo_lakehouse: Lakehouse) -> Lakehouse:
 
 @pytest.fixture(scope="module")
 def devops(lake: Lakehouse) -> object:
-    users.add_user(lake.db, "health@example.test", "long-enough-pw", ["devops"])
-    return lake.authenticate(
-        users.sign_in(lake.db, lake.tokens, "health@example.test", "long-enough-pw")
-    )
+    return lake.authenticate(new_user(lake, ["devops"]).token)
 
 
 def test_weekly_dora_adds_up_to_the_summary(lake: Lakehouse, devops: object) -> None:
@@ -69,10 +66,7 @@ def test_repository_filter(lake: Lakehouse, devops: object) -> None:
 
 
 def test_health_figures_need_the_role(lake: Lakehouse) -> None:
-    users.add_user(lake.db, "nobody-devops@example.test", "long-enough-pw", ["finance"])
-    finance = lake.authenticate(
-        users.sign_in(lake.db, lake.tokens, "nobody-devops@example.test", "long-enough-pw")
-    )
+    finance = lake.authenticate(new_user(lake, ["finance"]).token)
     with lake.session(finance) as s:
         assert health.ci_status(s).height == 0  # the guard filters every row
         assert health.repositories(s) == []

@@ -13,8 +13,8 @@ import pytest
 from conftest import DEMO_TODAY
 
 from ipai_core import AccessDenied, Lakehouse
-from ipai_core.auth import users
 from ipai_core.demo.erp_data import ErpDemo
+from tests.support.users import new_user
 
 TODAY = DEMO_TODAY
 CENT = Decimal("0.01")
@@ -26,8 +26,7 @@ def lake(demo_lakehouse: Lakehouse) -> Lakehouse:
 
 
 def token(lake: Lakehouse, email: str, roles: list[str]) -> str:
-    users.add_user(lake.db, email, "long-enough-pw", roles)
-    return users.sign_in(lake.db, lake.tokens, email, "long-enough-pw")
+    return new_user(lake, roles, email=email).token
 
 
 @pytest.fixture(scope="module")

@@ -15,13 +15,13 @@ import psycopg
 import pytest
 
 from ipai_core import AccessDenied, Lakehouse, Principal
-from ipai_core.auth import users
 from ipai_core.errors import ReconciliationConflict
 from ipai_core.finance import bank, decisions, reconcile
 from ipai_core.finance.explain import Explanation, explain
 from ipai_core.finance.reconcile import OpenItem, Plan, Proposal, StatementLine
 from ipai_core.llm.provider import LlmProvider
 from tests.support.openai_standin import OpenAIStandIn, Reply
+from tests.support.users import new_user
 
 NOISE = {"MONTHLY ACCOUNT FEE", "INTEREST CREDIT", "OUTWARD TT CHARGE"}
 EXACT_FLOOR = 0.93  # an exact amount, named reference and the recognised partner
@@ -33,9 +33,7 @@ def lake(demo_lakehouse: Lakehouse) -> Lakehouse:
 
 
 def sign_in(lake: Lakehouse, roles: list[str]) -> Principal:
-    email = f"recon-{secrets.token_hex(4)}@example.test"
-    users.add_user(lake.db, email, "long-enough-pw", roles)
-    return lake.authenticate(users.sign_in(lake.db, lake.tokens, email, "long-enough-pw"))
+    return lake.authenticate(new_user(lake, roles).token)
 
 
 def scoped(lake: Lakehouse, roles: list[str], companies: list[int]) -> Principal:

@@ -4,7 +4,6 @@ journal lines add up to it, and company scoping holds."""
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from datetime import date
 from decimal import Decimal
@@ -12,10 +11,10 @@ from decimal import Decimal
 import pytest
 
 from ipai_core import Lakehouse, Principal
-from ipai_core.auth import users
 from ipai_core.errors import InvalidPeriod
 from ipai_core.finance import statements
 from ipai_core.finance.period import Period
+from tests.support.users import new_user
 
 CENT = Decimal("0.01")
 YEAR = Period(date(2025, 11, 1), date(2026, 10, 31))
@@ -28,9 +27,7 @@ def lake(demo_lakehouse: Lakehouse) -> Lakehouse:
 
 
 def sign_in(lake: Lakehouse, roles: list[str]) -> Principal:
-    email = f"statements-{secrets.token_hex(4)}@example.test"
-    users.add_user(lake.db, email, "long-enough-pw", roles)
-    return lake.authenticate(users.sign_in(lake.db, lake.tokens, email, "long-enough-pw"))
+    return lake.authenticate(new_user(lake, roles).token)
 
 
 @pytest.fixture(scope="module")

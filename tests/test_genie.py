@@ -36,6 +36,7 @@ from ipai_core.genie.timephrases import parse_time
 from ipai_core.lakehouse import Lakehouse
 from ipai_core.llm.provider import LlmProvider, Prices
 from ipai_core.semantic.models import Dimension, Measure, SemanticModel
+from tests.support.genie_plans import llm_plan
 from tests.support.openai_standin import OpenAIStandIn, RecordedRequest, Reply
 
 TODAY = date(2026, 11, 1)  # the demo's reference day
@@ -77,24 +78,7 @@ def llm_genie(lake: Lakehouse, server: OpenAIStandIn, **kwargs: Any) -> Genie:
 
 
 def plan_reply(**fields: Any) -> Reply:
-    plan: dict[str, Any] = {
-        "kind": "query",
-        "dataset": None,
-        "measures": [],
-        "dimensions": [],
-        "filters": [],
-        "time_range": None,
-        "time_grain": None,
-        "time_dimension": None,
-        "order_by": [],
-        "limit": 100,
-        "sql": None,
-        "clarification": None,
-        "options": [],
-        "explanation": "",
-    }
-    plan.update(fields)
-    return Reply(json=plan, prompt_tokens=2000, completion_tokens=150)
+    return Reply(json=llm_plan(**fields), prompt_tokens=2000, completion_tokens=150)
 
 
 # --- time phrases against an injected clock

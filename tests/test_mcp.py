@@ -22,6 +22,7 @@ import pytest
 from conftest import TEST_JWT_SECRET
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
+from support.genie_plans import llm_plan
 from support.openai_standin import OpenAIStandIn, Reply
 from support.served_workspace import served_workspace
 
@@ -248,27 +249,6 @@ def _user(lh: Lakehouse) -> tuple[str, str, str]:
     return email, password, users.sign_in(lh.db, lh.tokens, email, password)
 
 
-def _plan(**fields: Any) -> dict[str, Any]:
-    """A reply in the LLM planner's schema."""
-    return {
-        "kind": "query",
-        "dataset": None,
-        "measures": [],
-        "dimensions": [],
-        "filters": [],
-        "time_range": None,
-        "time_grain": None,
-        "time_dimension": None,
-        "order_by": [],
-        "limit": 100,
-        "sql": None,
-        "clarification": None,
-        "options": [],
-        "explanation": "",
-        **fields,
-    }
-
-
 def test_ask_genie_counts_llm_cost_against_the_budget_and_refuses_unsafe_plans(
     demo_lakehouse: Lakehouse, tokens: dict[str, str]
 ) -> None:
@@ -288,8 +268,8 @@ def test_ask_genie_counts_llm_cost_against_the_budget_and_refuses_unsafe_plans(
         usage = {"prompt_tokens": 1000, "completion_tokens": 200}  # $0.016 a call
         outside = "SELECT * FROM ipai_gold_erp.profit_and_loss"  # a plan outside the agent's scope
         llm.reply(
-            Reply(json=_plan(kind="sql", sql=outside), **usage),
-            Reply(json=_plan(dataset="dora_summary", measures=["change_failure_rate"],
+            Reply(json=llm_plan(kind="sql", sql=outside), **usage),
+            Reply(json=llm_plan(dataset="dora_summary", measures=["change_failure_rate"],
                              dimensions=["repository"], explanation="CFR by repository"), **usage),
         )  # fmt: skip
         question = {"question": "What is the change failure rate per repository?"}

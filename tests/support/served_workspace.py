@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -17,6 +17,7 @@ import httpx
 from ipai_core.settings import PROJECT_ROOT, Settings
 
 STARTUP_TIMEOUT_S = 60
+STOP_TIMEOUT_S = 15
 
 
 class WorkspaceFailed(AssertionError):
@@ -37,7 +38,6 @@ def served_workspace(settings: Settings, home: Path, **env: str) -> Iterator[str
     `env` adds variables. On exit the server is stopped, and a traceback in its output fails
     the test."""
     assert settings.database_url is not None and settings.jwt_secret is not None
-    port = free_port()
     child_env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(
@@ -46,17 +46,25 @@ def served_workspace(settings: Settings, home: Path, **env: str) -> Iterator[str
         "IPAI_DATABASE_URL": settings.database_url.get_secret_value(),
         "IPAI_JWT_SECRET": settings.jwt_secret.get_secret_value(),
         "IPAI_DATA_DIR": str(settings.data_dir),
-        "IPAI_WORKSPACE_HOST": "127.0.0.1",
-        "IPAI_WORKSPACE_PORT": str(port),
         "HOME": str(home),
         **env,
     }
     code = "from ipai_core.settings import get_settings\n"
     code += "from ipai_core.workspace.server import serve\nserve(get_settings())\n"
+    with served_process([sys.executable, "-c", code], child_env, home) as base:
+        yield base
+
+
+@contextmanager
+def served_process(command: Sequence[str], env: Mapping[str, str], cwd: Path) -> Iterator[str]:
+    """Run a serving command (the workspace, `ipai apps run …`) on a free port of 127.0.0.1
+    until its /healthz answers; yields its base URL. On exit the server is stopped, and a
+    traceback in its output fails the test."""
+    port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-c", code],
-        cwd=home,
-        env=child_env,
+        list(command),
+        env={**env, "IPAI_WORKSPACE_HOST": "127.0.0.1", "IPAI_WORKSPACE_PORT": str(port)},
+        cwd=cwd,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
@@ -67,10 +75,13 @@ def served_workspace(settings: Settings, home: Path, **env: str) -> Iterator[str
     finally:
         server.terminate()
         try:
-            output, _ = server.communicate(timeout=15)
+            output, _ = server.communicate(timeout=STOP_TIMEOUT_S)
         except subprocess.TimeoutExpired:
             server.kill()
-            output, _ = server.communicate()
+            server.communicate()
+            raise WorkspaceFailed(
+                f"the server did not stop within {STOP_TIMEOUT_S} s of SIGTERM"
+            ) from None
     if b"Traceback" in output:
         raise WorkspaceFailed(output.decode(errors="replace"))
 
