@@ -6,22 +6,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_NUMBER_WORDS = {
-    "one": 1,
-    "two": 2,
-    "three": 3,
-    "four": 4,
-    "five": 5,
-    "six": 6,
-    "seven": 7,
-    "eight": 8,
-    "nine": 9,
-    "ten": 10,
-    "twenty": 20,
-}
+from ipai_core.genie.text import NUMBER_WORD, number
+
 _DESCENDING = {"top", "best", "highest", "largest", "biggest", "most"}
 _ASCENDING = {"bottom", "worst", "lowest", "smallest", "least", "fewest"}
-_N = r"(?P<n>\d{1,4}|" + "|".join(_NUMBER_WORDS) + r")"
+_N = r"(?P<n>\d{1,4}|" + NUMBER_WORD + r")"
 _RANK_WORD = "|".join(sorted(_DESCENDING | _ASCENDING))
 DEFAULT_TOP = 10
 
@@ -48,7 +37,7 @@ def parse_ranking(question: str) -> Ranking | None:
     text = question.lower()
     match = re.search(rf"\b(?P<w>{_RANK_WORD})\s+{_N}\b", text)
     if match:
-        return Ranking(_is_desc(match["w"]), _number(match["n"]), True, match.span())
+        return Ranking(_is_desc(match["w"]), number(match["n"]), True, match.span())
     match = re.search(r"\b(?P<w>top|bottom)\b", text)
     if match:
         return Ranking(_is_desc(match["w"]), DEFAULT_TOP, False, match.span())
@@ -94,7 +83,3 @@ def parse_thresholds(question: str) -> list[Threshold]:
 
 def _is_desc(word: str) -> bool:
     return word in _DESCENDING
-
-
-def _number(text: str) -> int:
-    return int(text) if text.isdigit() else _NUMBER_WORDS[text]

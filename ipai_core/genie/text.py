@@ -9,6 +9,29 @@ import re
 from dataclasses import dataclass
 
 _WORD = re.compile(r"[a-z0-9]+")
+NUMBER_WORDS = {
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "twenty": 20,
+}
+NUMBER_WORD = "|".join(NUMBER_WORDS)  # a regex alternative of the words above
+
+
+def number(text: str) -> int:
+    """The value of a count written in digits or as one of `NUMBER_WORDS` ("12", "twelve")."""
+    return int(text) if text.isdigit() else NUMBER_WORDS[text]
+
+
 _STOP_TEXT = """a an the of for in on at to by per and or with what whats is are was were be been
 being show me give list tell get display our my we us all each every how much many do does did has
 have had please i you your there their it its this that these those from as than vs versus compare

@@ -13,23 +13,10 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from ipai_core.genie.text import NUMBER_WORD, number
 from ipai_core.semantic.query import TimeGrain, TimeRange
 
 Unit = TimeGrain
-_NUMBERS = {
-    "one": 1,
-    "two": 2,
-    "three": 3,
-    "four": 4,
-    "five": 5,
-    "six": 6,
-    "seven": 7,
-    "eight": 8,
-    "nine": 9,
-    "ten": 10,
-    "eleven": 11,
-    "twelve": 12,
-}
 _MONTHS = {
     "jan": 1,
     "feb": 2,
@@ -59,7 +46,7 @@ _MONTH_WORDS = (
     r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
 )
 _UNIT = r"(?P<unit>day|week|month|quarter|year)s?"
-_COUNT = r"(?P<n>\d{1,3}|" + "|".join(_NUMBERS) + ")"
+_COUNT = r"(?P<n>\d{1,3}|" + NUMBER_WORD + ")"
 
 
 def _year(name: str) -> str:
@@ -151,7 +138,7 @@ def _to_date_abbrev(match: re.Match[str], today: date) -> TimeRange | None:
 
 
 def _last_n(match: re.Match[str], today: date) -> TimeRange | None:
-    n = _count(match.group("n"))
+    n = number(match.group("n"))
     unit = _as_unit(match.group("unit"))
     current = _start_of(today, unit)
     if match.group("rel") == "next":
@@ -289,10 +276,6 @@ def _shift(start: date, unit: Unit, n: int) -> date:
 def _latest_year(today: date, month: int) -> int:
     """The year of the latest month `month` that has begun by `today`."""
     return today.year if month <= today.month else today.year - 1
-
-
-def _count(text: str) -> int:
-    return int(text) if text.isdigit() else _NUMBERS[text]
 
 
 def _as_unit(word: str) -> Unit:
