@@ -15,6 +15,7 @@ the text.
     │   ├── InvalidCredentials   wrong email or password
     │   └── InvalidToken         expired, forged, wrong audience, `alg: none`, …
     ├── AccessDenied             the database refused an action under RLS or grants
+    │   └── IdentityChangeRefused  a statement tried to change its session's role or claims
     ├── NotFound                 a named object does not exist
     ├── CheckFailed              a governance check (RLS coverage, spec kit) did not pass
     └── SyncError                a connector run failed
@@ -26,6 +27,7 @@ the text.
     SemanticQueryError           a semantic query does not fit its model (bad operator, grain, …)
     └── UnknownField             it names a dataset, measure or dimension the model lacks
     UnsafeSql                    free SQL refused: not one SELECT, a schema outside scope, …
+    └── UnsafeExpression         a semantic model expression refused: an unlisted function, …
     InvalidPeriod                a finance period ends before it starts
     ReconciliationConflict       a bank line or open item is already matched by another decision
     EmbeddingsUnavailable        embeddings are off, or the configured model cannot be used
@@ -109,6 +111,15 @@ class AccessDenied(IpaiError):
         self.principal = principal
         self.sqlstate = sqlstate
         super().__init__(message)
+
+
+class IdentityChangeRefused(AccessDenied):
+    """A statement inside a scoped session tried to change its role, authorization or claims
+    (`SET ROLE`, `RESET ALL`, `set_config('request.jwt.claims', …)`, …); nothing ran."""
+
+    def __init__(self, message: str, *, principal: str, statement: str) -> None:
+        self.statement = statement
+        super().__init__(message, principal=principal, sqlstate="42501")
 
 
 class NotFound(IpaiError):
@@ -207,14 +218,35 @@ class UnknownField(SemanticQueryError):
 
 
 class UnsafeSql(IpaiError):
-    """Free SQL was refused before it ran (not exactly one SELECT, a schema out of scope, …)."""
+    """Free SQL was refused before it ran (not exactly one SELECT, a schema out of scope, a
+    function off the allowlist, …)."""
 
-    def __init__(self, reason: str, *, sql: str = "") -> None:
+    def __init__(
+        self,
+        reason: str,
+        *,
+        sql: str = "",
+        advice: str = "Write one SELECT that reads only the allowed schemas (gold and platinum "
+        "by default) and calls only allowlisted functions",
+    ) -> None:
         self.reason = reason
         self.sql = sql
+        super().__init__(f"refused SQL: {reason}. {advice}")
+
+
+class UnsafeExpression(UnsafeSql):
+    """A semantic model's measure or dimension expression was refused — when the model was built,
+    saved or compiled — because it calls a function off the allowlist, is qualified or quoted,
+    holds a subquery, `;` or a comment, …; `where` names the model field, `problem` is why."""
+
+    def __init__(self, problem: str, *, where: str, expression: str) -> None:
+        self.where = where
+        self.problem = problem
         super().__init__(
-            f"refused SQL: {reason}. Write one SELECT that reads only the allowed schemas "
-            "(gold and platinum by default)"
+            f"{where} `{expression}`: {problem}",
+            sql=expression,
+            advice="Write one expression over the view's columns that calls only the functions "
+            "in public.ipai_sql_function_allowlist, by their plain names",
         )
 
 

@@ -9,8 +9,9 @@ from typing import Any
 import polars as pl
 from psycopg import sql
 
-from ipai_core.auth.tokens import TokenService
+from ipai_core.auth.tokens import TokenService, resolve_jwt_secret
 from ipai_core.db.location import check_reachable, database_url
+from ipai_core.db.logins import open_logins
 from ipai_core.db.pool import Database
 from ipai_core.db.principal import Principal
 from ipai_core.db.scoped import Params, ScopedSession, session
@@ -20,27 +21,36 @@ from ipai_core.settings import Settings, get_settings
 class Lakehouse:
     """Entry point: `Lakehouse.open()`, then `authenticate(token)` and `query(principal, sql)`."""
 
-    def __init__(self, settings: Settings, db: Database, tokens: TokenService) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        tokens: TokenService,
+        *,
+        owner_url: str | None = None,
+    ) -> None:
         self.settings = settings
         self.db = db
         self.tokens = tokens
+        self.owner_url = owner_url  # setup the service role cannot do (postgres_fdw servers)
 
     @classmethod
     def open(cls, settings: Settings | None = None) -> Lakehouse:
         """Connect to `IPAI_DATABASE_URL`, or start the embedded server when it is unset.
 
         The database is tried once right away, so an unreachable one raises `DatabaseError` here
-        (within seconds) rather than at the first query after the pool's timeout.
+        (within seconds) rather than at the first query after the pool's timeout. Sessions sign
+        in as the login roles (`ipai_core.db.logins`), never as the owner.
         """
         settings = settings or get_settings()
-        url = database_url(settings)
-        check_reachable(url)
+        owner_url = database_url(settings)
+        check_reachable(owner_url)
         db = Database(
-            url,
+            open_logins(owner_url, resolve_jwt_secret(settings)),
             max_size=settings.pool_max_size,
             statement_timeout_ms=settings.statement_timeout_ms,
         )
-        return cls(settings, db, TokenService.from_settings(settings))
+        return cls(settings, db, TokenService.from_settings(settings), owner_url=owner_url)
 
     def authenticate(self, token: str) -> Principal:
         """Verify a JWT (raises `InvalidToken`) and return the principal it names."""

@@ -1,3 +1,4 @@
+-- ipai:replaces-checksum d145b604b56b613e5c28b870858bd8f560dd9ba76f8bb2601a4f8d3bce8b9a9a
 -- Every DDL statement is audited as a `schema_change` (PRD R5.4), by an event trigger, so nothing
 -- depends on the tool that ran it: migrations, connectors adding a drifted column, or a human in psql.
 
@@ -43,10 +44,9 @@ BEGIN
 END
 $$;
 
-DROP EVENT TRIGGER IF EXISTS ipai_audit_ddl;
-CREATE EVENT TRIGGER ipai_audit_ddl ON ddl_command_end EXECUTE FUNCTION public.ipai_audit_ddl();
-DROP EVENT TRIGGER IF EXISTS ipai_audit_drop;
-CREATE EVENT TRIGGER ipai_audit_drop ON sql_drop EXECUTE FUNCTION public.ipai_audit_drop();
+-- The event triggers that call these are created by `ipai_core/migrate/privileged.sql`, applied
+-- after the migrations by a role allowed to (a superuser): Supabase's `postgres` and other
+-- non-superuser owners may not create event triggers, and a migration must apply there whole.
 
 COMMENT ON FUNCTION public.ipai_audit_ddl() IS 'Event trigger: records each DDL command in ipai_audit_log.';
 COMMENT ON FUNCTION public.ipai_audit_drop() IS 'Event trigger: records each dropped object in ipai_audit_log.';

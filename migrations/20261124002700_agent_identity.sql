@@ -1,3 +1,4 @@
+-- ipai:replaces-checksum 424bbe5e351ee0c49095726f5f0870c75a385d6a2bdddf62d6cdd44418947856
 -- Agents act as themselves in the database (PRD R4.2/R4.3, issue 6). Each registered agent gets a
 -- Postgres role `ipai_agent_<code_name>` (NOLOGIN) whose privileges are derived from its registry
 -- row, so an agent talked into reading outside its scope is refused by Postgres itself:
@@ -339,14 +340,7 @@ END
 $$;
 COMMENT ON FUNCTION public.ipai_agent_sync_after_ddl() IS
   'Event trigger: re-derives agent grants after DDL in a lakehouse schema.';
-DROP EVENT TRIGGER IF EXISTS ipai_agent_sync_after_ddl;
-CREATE EVENT TRIGGER ipai_agent_sync_after_ddl ON ddl_command_end
-  WHEN TAG IN ('CREATE SCHEMA', 'CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO', 'CREATE VIEW',
-               'CREATE MATERIALIZED VIEW', 'CREATE FOREIGN TABLE', 'CREATE SEQUENCE',
-               'CREATE FUNCTION', 'CREATE PROCEDURE', 'ALTER TABLE', 'ALTER VIEW',
-               'ALTER MATERIALIZED VIEW', 'ALTER FUNCTION', 'CREATE POLICY', 'ALTER POLICY',
-               'GRANT', 'REVOKE')
-  EXECUTE FUNCTION public.ipai_agent_sync_after_ddl();
+-- Its event trigger is created by `ipai_core/migrate/privileged.sql` (a superuser's part).
 
 -- What governance reads before a call: the calling agent's registry row and today's spend.
 CREATE OR REPLACE FUNCTION public.ipai_agent_self()

@@ -1,5 +1,9 @@
 """Shared fixtures: one embedded PostgreSQL for the session, a migrated database, settings that
-point at it, and helpers to create users. Nothing here mocks Postgres."""
+point at it, and helpers to create users. Nothing here mocks Postgres.
+
+Databases are set up as the product sets up its own: owned by the non-superuser `ipai_owner`,
+which runs the migrations (the superuser only prepares each database and applies the privileged
+pieces), and every `Lakehouse` signs in as the login roles."""
 
 from __future__ import annotations
 
@@ -13,8 +17,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg import sql
 
+from ipai_core.db.bootstrap import create_owned_database, owner_url
 from ipai_core.db.embedded import EmbeddedServer, ServerStatus
 from ipai_core.demo.load import load_demo
 from ipai_core.lakehouse import Lakehouse
@@ -42,24 +46,45 @@ def pg_server() -> Iterator[ServerStatus]:
 
 @pytest.fixture(scope="session")
 def new_database(pg_server: ServerStatus) -> Callable[[], str]:
-    """Creates an empty database on the test server and returns its URL."""
+    """Creates an empty database on the test server, owned by `ipai_owner`, and returns the
+    owner's URL."""
 
     def create() -> str:
         name = f"t_{next(_counter)}_{secrets.token_hex(3)}"
-        with psycopg.connect(pg_server.url("postgres"), autocommit=True) as conn:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        return pg_server.url(name)
+        create_owned_database(pg_server, name)
+        return owner_url(pg_server, name)
 
     return create
 
 
 @pytest.fixture(scope="session")
-def database_url(new_database: Callable[[], str]) -> str:
+def migrate_database(pg_server: ServerStatus) -> Callable[[str], None]:
+    """Applies every migration to a database of the test server, as `ipai migrate` does."""
+
+    def run(url: str) -> None:
+        name = psycopg.conninfo.conninfo_to_dict(url)["dbname"]
+        with (
+            psycopg.connect(url, autocommit=True) as conn,
+            psycopg.connect(pg_server.url(str(name)), autocommit=True) as superuser,
+        ):
+            migrate(conn, MIGRATIONS, privileged=superuser)
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def database_url(new_database: Callable[[], str], migrate_database: Callable[[str], None]) -> str:
     """A database with every migration applied, shared by the session."""
     url = new_database()
-    with psycopg.connect(url, autocommit=True) as conn:
-        migrate(conn, MIGRATIONS)
+    migrate_database(url)
     return url
+
+
+@pytest.fixture(scope="session")
+def superuser_url(pg_server: ServerStatus, database_url: str) -> str:
+    """The test server's superuser on the shared database: only for inspecting what the owner
+    may not see (the product never signs in as it after bootstrap)."""
+    return pg_server.url(str(psycopg.conninfo.conninfo_to_dict(database_url)["dbname"]))
 
 
 @pytest.fixture(scope="session")
@@ -85,7 +110,8 @@ def lakehouse(settings: Settings) -> Iterator[Lakehouse]:
 
 @pytest.fixture
 def owner_conn(database_url: str) -> Iterator[psycopg.Connection]:
-    """An autocommit connection as the database owner (superuser), for setup and inspection."""
+    """An autocommit connection as the database owner (`ipai_owner`, not a superuser), for
+    setup and inspection."""
     with psycopg.connect(database_url, autocommit=True) as conn:
         yield conn
 
@@ -110,13 +136,14 @@ DEMO_TODAY = date(2026, 11, 1)
 
 @pytest.fixture(scope="session")
 def demo_lakehouse(
-    new_database: Callable[[], str], tmp_path_factory: pytest.TempPathFactory
+    new_database: Callable[[], str],
+    migrate_database: Callable[[str], None],
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Lakehouse]:
     """A database of its own with the whole demo loaded through the real connectors (other
     tests sync into the same bronze tables of the shared database)."""
     url = new_database()
-    with psycopg.connect(url, autocommit=True) as conn:
-        migrate(conn, MIGRATIONS)
+    migrate_database(url)
     with Lakehouse.open(make_settings(url, tmp_path_factory.mktemp("demo"))) as lh:
         report = load_demo(lh, today=DEMO_TODAY)
         assert report.ok, [r.error for r in report.runs]

@@ -523,7 +523,7 @@ def test_an_agent_call_is_traced_with_its_sql(
         return ToolResult({"rows": frame.to_dicts()}, {"rows": frame.height}, tokens=7)
 
     telemetry = start_telemetry(
-        TelemetryOptions("ipai-test", database_url=lambda: database_url, metric_interval_s=3600)
+        TelemetryOptions("ipai-test", database=lambda: lakehouse.db.logins, metric_interval_s=3600)
     )
     try:
         outcome = Governance(lakehouse).call(agent, "run_sql", {}, traced)

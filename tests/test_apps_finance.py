@@ -38,7 +38,7 @@ def token(lake: Lakehouse, roles: list[str]) -> tuple[str, str]:
 
 def gold_pnl_of_last_twelve_months(lake: Lakehouse) -> dict[str, Decimal]:
     """The page's default: every company, the last 12 months with bookings."""
-    with psycopg.connect(lake.db.url) as owner:
+    with psycopg.connect(lake.owner_url) as owner:
         income, expense = owner.execute(
             "WITH months AS (SELECT DISTINCT month FROM ipai_gold_erp.mv_profit_and_loss"
             "  ORDER BY month DESC LIMIT 12)"
@@ -110,7 +110,7 @@ def test_accepting_a_proposal_in_the_page_writes_the_decision(lake: Lakehouse) -
     app.button(key="accept").click().run()
     assert not app.exception, [e.value for e in app.exception]
     assert any(s.value.startswith("Accepted:") for s in app.success)
-    with psycopg.connect(lake.db.url) as owner:
+    with psycopg.connect(lake.owner_url) as owner:
         rows = owner.execute(
             "SELECT decision, decided_by::text, reason"
             " FROM ipai_platinum_erp.reconciliation_decisions"

@@ -154,6 +154,6 @@ def test_company_scoping_and_roles(lake: Lakehouse) -> None:
 def test_rls_coverage_is_complete_with_all_gold_models(lake: Lakehouse) -> None:
     from ipai_core.governance.rls_check import rls_coverage
 
-    with psycopg.connect(lake.db.url) as conn:
+    with psycopg.connect(lake.owner_url) as conn:
         coverage = rls_coverage(conn)
     assert coverage.total >= 20 and coverage.percent == 100.0, coverage.failures

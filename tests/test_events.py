@@ -16,6 +16,7 @@ from typing import Any
 import anyio
 import psycopg
 import pytest
+from conftest import TEST_JWT_SECRET
 from starlette.applications import Starlette
 from starlette.exceptions import StarletteDeprecationWarning
 from starlette.requests import Request
@@ -27,6 +28,7 @@ from ipai_core.auth.tokens import TokenService
 from ipai_core.connectors import store
 from ipai_core.connectors.events import EventsConnector
 from ipai_core.connectors.registry import connector_class
+from ipai_core.db.logins import logins_for
 from ipai_core.db.pool import Database
 from ipai_core.errors import ConfigError
 from ipai_core.events import (
@@ -467,7 +469,7 @@ def test_a_database_that_is_down_is_503(
     monkeypatch.setattr(pool_module, "POOL_TIMEOUT_S", 1)
     down = Lakehouse(
         settings,
-        Database(f"postgresql://nobody@127.0.0.1:{port}/nothing"),
+        Database(logins_for(f"postgresql://nobody@127.0.0.1:{port}/nothing", TEST_JWT_SECRET)),
         TokenService.from_settings(settings),
     )
     try:

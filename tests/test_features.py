@@ -109,7 +109,7 @@ def fresh(
 
 
 def put_partners(lh: Lakehouse, *rows: tuple[int, str, str, str, int]) -> None:
-    with psycopg.connect(lh.db.url, autocommit=True) as conn:
+    with psycopg.connect(lh.owner_url, autocommit=True) as conn:
         for pid, name, ref, city, company in rows:
             conn.execute(
                 "INSERT INTO ipai_bronze_erp.res_partner (id, name, ref, city, company_id)"
@@ -429,7 +429,7 @@ def test_refresh_is_incremental_and_follows_changes(
     assert refresh_embeddings(fresh, fs, embedder).embedded == 0
 
     put_partners(fresh, (9002, "Bravo Telecom Holdings", "C9002", "Davao", 1))
-    with psycopg.connect(fresh.db.url, autocommit=True) as conn:
+    with psycopg.connect(fresh.owner_url, autocommit=True) as conn:
         conn.execute("UPDATE ipai_bronze_erp.res_partner SET _ipai_deleted = true WHERE id = 9003")
     third = refresh_embeddings(fresh, fs, embedder)
     assert (third.embedded, third.removed) == (1, 1)
@@ -538,7 +538,7 @@ def test_cli_lists_and_refreshes_and_says_when_embeddings_are_off(
 ) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("IPAI_")}
     env |= {
-        "IPAI_DATABASE_URL": fresh.db.url,
+        "IPAI_DATABASE_URL": fresh.owner_url,
         "IPAI_DATA_DIR": str(tmp_path),
         "IPAI_JWT_SECRET": TEST_JWT_SECRET,
         "IPAI_EMBEDDINGS": "off",

@@ -159,7 +159,7 @@ def test_every_proposal_is_one_to_one_and_scored(fresh_plan: Plan) -> None:
 
 
 def audit_rows(lake: Lakehouse, decision_id: str) -> list[tuple[Any, ...]]:
-    with psycopg.connect(lake.db.url) as owner:
+    with psycopg.connect(lake.owner_url) as owner:
         return owner.execute(
             "SELECT user_id::text, event_type, action, details FROM public.ipai_audit_log"
             " WHERE entity_type = 'reconciliation_decision' AND entity_id = %s",
@@ -264,7 +264,7 @@ def test_a_finance_user_limited_to_one_company_sees_and_decides_only_there(
 
 
 def test_decision_history_cannot_be_changed_even_by_the_owner(lake: Lakehouse) -> None:
-    with psycopg.connect(lake.db.url) as owner:
+    with psycopg.connect(lake.owner_url) as owner:
         for statement in (
             "UPDATE ipai_platinum_erp.reconciliation_decisions SET decision = 'accepted'",
             "DELETE FROM ipai_platinum_erp.reconciliation_decisions",

@@ -507,7 +507,7 @@ def test_cli_ask_prints_sql_columns_and_rows_as_json(
     users.add_user(demo_lakehouse.db, email, "a long enough password", ["devops"])
     env = {k: v for k, v in os.environ.items() if not k.startswith("IPAI_")}
     env |= {
-        "IPAI_DATABASE_URL": demo_lakehouse.db.url,
+        "IPAI_DATABASE_URL": demo_lakehouse.owner_url,
         "IPAI_DATA_DIR": str(tmp_path),
         "IPAI_JWT_SECRET": TEST_JWT_SECRET,
     }

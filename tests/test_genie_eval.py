@@ -85,7 +85,7 @@ def test_cli_eval_exits_non_zero_under_the_threshold(
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("IPAI_")}
     env |= {
-        "IPAI_DATABASE_URL": demo_lakehouse.db.url,
+        "IPAI_DATABASE_URL": demo_lakehouse.owner_url,
         "IPAI_DATA_DIR": str(tmp_path),
         "IPAI_JWT_SECRET": TEST_JWT_SECRET,
     }

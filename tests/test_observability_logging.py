@@ -85,7 +85,7 @@ def test_each_line_is_json_with_the_context_fields(json_log: JsonLog) -> None:
 
 
 def test_lines_inside_a_span_carry_its_trace_and_span_ids(json_log: JsonLog) -> None:
-    start_telemetry(TelemetryOptions("ipai-test", database_url=None))
+    start_telemetry(TelemetryOptions("ipai-test", database=None))
     try:
         with span("test.work") as current:
             log.info("inside the span")

@@ -8,6 +8,7 @@ from conftest import TEST_JWT_SECRET, UserMaker
 
 from ipai_core import AccessDenied, InvalidToken, Lakehouse, Principal
 from ipai_core.auth.tokens import TokenService
+from ipai_core.db.logins import logins_for
 from ipai_core.db.pool import Database
 from ipai_core.settings import Settings
 
@@ -87,11 +88,11 @@ def test_auth_functions_read_the_request_claims(lakehouse: Lakehouse, make_user:
 
 
 def test_identity_does_not_leak_into_the_next_session_on_a_pooled_connection(
-    settings: Settings, make_user: UserMaker
+    settings: Settings, lakehouse: Lakehouse, make_user: UserMaker
 ) -> None:
     with Lakehouse(
         settings,
-        Database(settings.database_url.get_secret_value(), max_size=1),  # type: ignore[union-attr]
+        Database(lakehouse.db.logins, max_size=1),
         TokenService.from_settings(settings),
     ) as lh:
         _, _, token = make_user(["finance"])
@@ -118,7 +119,7 @@ def test_bad_tokens_are_refused_before_any_query_runs(make_user: UserMaker, kind
         ),
     }[kind]
     # This lakehouse's database is unreachable: refusing must happen before any connection.
-    unreachable = Database("postgresql://nobody@127.0.0.1:9/none")
+    unreachable = Database(logins_for("postgresql://nobody@127.0.0.1:9/none", TEST_JWT_SECRET))
     lh = Lakehouse(Settings(_env_file=None, jwt_secret=TEST_JWT_SECRET), unreachable, tokens)  # type: ignore[call-arg]
     with pytest.raises(InvalidToken):
         lh.query(lh.authenticate(bad), "SELECT 1")

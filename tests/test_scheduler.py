@@ -718,7 +718,7 @@ def _database_now(owner: psycopg.Connection) -> datetime:
 def _python(lh: Lakehouse, code: str, **popen: Any) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
-        "IPAI_DATABASE_URL": lh.db.url,
+        "IPAI_DATABASE_URL": lh.owner_url,
         "IPAI_DATA_DIR": str(lh.settings.data_dir),
         "IPAI_JWT_SECRET": lh.settings.jwt_secret.get_secret_value(),  # type: ignore[union-attr]
     }

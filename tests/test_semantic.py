@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from ipai_core.db.principal import Principal
-from ipai_core.errors import AccessDenied, SemanticQueryError, UnknownField
+from ipai_core.errors import AccessDenied, SemanticQueryError, UnknownField, UnsafeSql
 from ipai_core.genie.text import phrase_stems
 from ipai_core.lakehouse import Lakehouse
 from ipai_core.semantic import (
@@ -95,12 +95,16 @@ def principal(lake: Lakehouse, roles: list[str], **app_metadata: Any) -> Princip
         "(SELECT max(amount) FROM ipai_gold_erp.aging)",
         "p.amount",
         "amount FROM ipai_bronze_erp.account_move",
-        "sum(amount)",  # aggregates although its aggregation is `sum`
     ],
 )
 def test_a_measure_expression_must_be_one_expression_over_bare_columns(expression: str) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(UnsafeSql):
         Measure(name="bad", label="Bad", sql=expression)
+
+
+def test_a_measure_must_not_aggregate_twice() -> None:
+    with pytest.raises(ValueError):
+        Measure(name="bad", label="Bad", sql="sum(amount)")  # its aggregation is `sum` already
 
 
 def test_a_ratio_must_aggregate_by_itself() -> None:

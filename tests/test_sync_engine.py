@@ -356,7 +356,7 @@ def _run_in_subprocess(lakehouse: Lakehouse, name: str) -> subprocess.Popen[byte
     )
     env = {
         **os.environ,
-        "IPAI_DATABASE_URL": lakehouse.db.url,
+        "IPAI_DATABASE_URL": lakehouse.owner_url,
         "IPAI_DATA_DIR": str(lakehouse.settings.data_dir),
         "IPAI_JWT_SECRET": lakehouse.settings.jwt_secret.get_secret_value(),
     }  # type: ignore[union-attr]

@@ -13,6 +13,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from conftest import TEST_JWT_SECRET
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
 )
@@ -20,6 +21,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from ipai_core import Lakehouse, Principal
 from ipai_core.connectors import store
+from ipai_core.db.logins import logins_for
 from ipai_core.observability import observe, span
 from ipai_core.observability.tracing import (
     Telemetry,
@@ -32,9 +34,9 @@ from tests.support.http_receiver import HttpReceiver, http_receiver
 
 
 @pytest.fixture
-def telemetry(database_url: str) -> Iterator[Telemetry]:
+def telemetry(lakehouse: Lakehouse) -> Iterator[Telemetry]:
     started = start_telemetry(
-        TelemetryOptions("ipai-test", database_url=lambda: database_url, metric_interval_s=3600)
+        TelemetryOptions("ipai-test", database=lambda: lakehouse.db.logins, metric_interval_s=3600)
     )
     yield started
     stop_telemetry()
@@ -162,7 +164,7 @@ def test_spans_and_metrics_are_exported_over_otlp_when_an_endpoint_is_set(
     otlp_receiver: HttpReceiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", otlp_receiver.url())
-    telemetry = start_telemetry(TelemetryOptions("ipai-otlp-test", database_url=None))
+    telemetry = start_telemetry(TelemetryOptions("ipai-otlp-test", database=None))
     try:
         with observe.agent_call("pulser", "query", project="finance") as call:
             call.usage(tokens=120, cost_usd=0.002)
@@ -200,7 +202,8 @@ def test_an_unreachable_database_never_fails_the_caller(caplog: pytest.LogCaptur
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     url = f"postgresql://nobody:pw@127.0.0.1:{port}/none?connect_timeout=1"
-    telemetry = start_telemetry(TelemetryOptions("ipai-test", database_url=lambda: url))
+    logins = logins_for(url, TEST_JWT_SECRET)
+    telemetry = start_telemetry(TelemetryOptions("ipai-test", database=lambda: logins))
     try:
         with span("test.unexported") as current:
             current.set_attribute("ipai.note", "dropped")

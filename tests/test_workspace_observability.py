@@ -50,7 +50,7 @@ def traced_run(
                 "primary_key": ["id"],
             },
         )
-    telemetry = start_telemetry(TelemetryOptions("ipai-test", database_url=lambda: database_url))
+    telemetry = start_telemetry(TelemetryOptions("ipai-test", database=lambda: lakehouse.db.logins))
     try:
         result = run_connector(lakehouse, name)
         telemetry.flush()

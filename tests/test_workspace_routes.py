@@ -10,11 +10,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from conftest import TEST_JWT_SECRET
 from pydantic import SecretStr
 from starlette.applications import Starlette
 from starlette.exceptions import StarletteDeprecationWarning
 
 from ipai_core.auth.tokens import TokenService
+from ipai_core.db.logins import logins_for
 from ipai_core.db.pool import Database
 from ipai_core.lakehouse import Lakehouse
 from ipai_core.settings import Settings
@@ -64,7 +66,11 @@ def test_healthz_is_ok_when_the_database_answers(client: TestClient) -> None:
 
 def test_healthz_is_503_when_the_database_goes_down(settings: Settings) -> None:
     closed_port = f"postgresql://nobody@127.0.0.1:{free_port()}/nothing"
-    lakehouse = Lakehouse(settings, Database(closed_port), TokenService.from_settings(settings))
+    lakehouse = Lakehouse(
+        settings,
+        Database(logins_for(closed_port, TEST_JWT_SECRET)),
+        TokenService.from_settings(settings),
+    )
     with _client(lakehouse) as client:
         response = client.get("/healthz")
     assert response.status_code == 503

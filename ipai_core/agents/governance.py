@@ -358,7 +358,7 @@ class CallLakehouse(Lakehouse):
     sessions that code such as Genie opens itself with `lakehouse.session(principal)`."""
 
     def __init__(self, base: Lakehouse) -> None:
-        super().__init__(base.settings, base.db, base.tokens)
+        super().__init__(base.settings, base.db, base.tokens, owner_url=base.owner_url)
         self._lock = threading.Lock()
         self._open: set[psycopg.Connection] = set()
         self._cancelled = threading.Event()

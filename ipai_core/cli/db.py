@@ -28,9 +28,11 @@ def start() -> None:
     """Start the embedded server (initialising it on first use); a no-op when it runs."""
     if _external_notice():
         return
-    status = embedded_server(get_settings()).start()
+    settings = get_settings()
+    url = database_url(settings)  # starts the server and creates the owner role and database
+    status = embedded_server(settings).status()
     typer.echo(
-        f"embedded PostgreSQL running (pid {status.pid}) at {redacted_url(status.url())}"
+        f"embedded PostgreSQL running (pid {status.pid}) at {redacted_url(url)}"
         " (`ipai db url` prints it with the password)"
     )
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import typer
 from psycopg.conninfo import conninfo_to_dict
 
-from ipai_core.db.location import admin_connection, database_url
+from ipai_core.db.location import database_url, superuser_url
 from ipai_core.migrate.check import check_migrations
-from ipai_core.migrate.runner import migrate as run_migrations
+from ipai_core.migrate.workspace import migrate_workspace
 from ipai_core.settings import get_settings
 
 SHIM_CONTENTS = "roles anon/authenticated/service_role, auth.*"
@@ -29,9 +29,7 @@ def migrate(
     """Apply pending migrations (the Supabase shim first, on plain PostgreSQL)."""
     if ctx.invoked_subcommand is not None:
         return
-    settings = get_settings()
-    with admin_connection(settings) as conn:
-        report = run_migrations(conn, settings.migrations_dir, dry_run=dry_run)
+    report = migrate_workspace(get_settings(), dry_run=dry_run)
     if report.shim_applied:
         typer.echo(f"applied the Supabase shim ({SHIM_CONTENTS})")
     if dry_run:
@@ -46,6 +44,8 @@ def migrate(
         return
     for m in report.applied:
         typer.echo(f"applied {m.filename}")
+    for warning in report.warnings:
+        typer.secho(f"warning: {warning}", fg=typer.colors.YELLOW, err=True)
     typer.echo(f"{len(report.applied)} migration(s) applied; database is up to date")
 
 
@@ -54,7 +54,7 @@ def check() -> None:
     """Apply all migrations to a scratch database twice and check RLS coverage (CI gate)."""
     settings = get_settings()
     url = database_url(settings)
-    report = check_migrations(url, settings.migrations_dir)
+    report = check_migrations(url, settings.migrations_dir, superuser_url=superuser_url(settings))
     host = conninfo_to_dict(url).get("host", "")
     typer.echo(
         f"scratch database {report.scratch_database} on {host}: "

@@ -15,11 +15,10 @@ import typer
 from ipai_core.apps.manifest import discover
 from ipai_core.auth import users
 from ipai_core.cli.apps import register_apps
-from ipai_core.db.location import admin_connection
 from ipai_core.demo.load import demo_loaded, load_demo
 from ipai_core.errors import ConfigError, IpaiError
 from ipai_core.lakehouse import Lakehouse
-from ipai_core.migrate.runner import migrate
+from ipai_core.migrate.workspace import migrate_workspace
 from ipai_core.settings import Settings, get_settings
 
 DEMO_ADMIN = "admin@ipai.local"
@@ -42,8 +41,9 @@ def up(
     admin (password printed once), load the demo data through the real connectors (first run
     only), register the apps, and serve the workspace with a scheduler beside it."""
     settings = get_settings()
-    with admin_connection(settings) as conn:
-        report = migrate(conn, settings.migrations_dir)
+    report = migrate_workspace(settings)
+    for warning in report.warnings:
+        typer.secho(f"warning: {warning}", fg=typer.colors.YELLOW, err=True)
     typer.echo(f"database ready: {len(report.applied)} migration(s) applied")
     with Lakehouse.open(settings) as lh:
         _ensure_demo_admin(lh)

@@ -1,11 +1,15 @@
 """Which PostgreSQL we talk to: `IPAI_DATABASE_URL`, or the embedded server (started on demand),
-and how a connection failure to it is reported (one message, the password never in it)."""
+and how a connection failure to it is reported (one message, the password never in it).
+
+`database_url` is the *owner's* URL (the role that runs migrations): `IPAI_DATABASE_URL` as given,
+or the embedded server's `ipai_owner`. Requests never use it; they sign in as a login role
+(`ipai_core.db.logins`)."""
 
 from __future__ import annotations
 
 import psycopg
-from psycopg import sql
 
+from ipai_core.db.bootstrap import bootstrap
 from ipai_core.db.embedded import EmbeddedServer
 from ipai_core.errors import DatabaseError
 from ipai_core.settings import Settings
@@ -19,24 +23,25 @@ def embedded_server(settings: Settings) -> EmbeddedServer:
 
 
 def database_url(settings: Settings, *, start: bool = True) -> str:
-    """The URL of the workspace database.
+    """The owner's URL of the workspace database.
 
     With `IPAI_DATABASE_URL` unset, this starts the embedded server when needed (`start=True`) and
-    makes sure its `ipai` database exists; the configured URL is returned untouched otherwise.
+    makes sure its owner role and `ipai` database exist (`bootstrap`); the configured URL is
+    returned untouched otherwise.
     """
     if settings.database_url is not None:
         return settings.database_url.get_secret_value()
     server = embedded_server(settings)
     status = server.start() if start else server.status()
-    _ensure_database(status.url("postgres"), EMBEDDED_DATABASE)
-    return status.url(EMBEDDED_DATABASE)
+    return bootstrap(status, EMBEDDED_DATABASE)
 
 
-def _ensure_database(admin_url: str, name: str) -> None:
-    with connect(admin_url, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if exists is None:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+def superuser_url(settings: Settings) -> str | None:
+    """The embedded server's superuser URL (for the privileged pieces of `ipai migrate`), or
+    None with `IPAI_DATABASE_URL`: there, the configured role is all we have."""
+    if settings.database_url is not None:
+        return None
+    return embedded_server(settings).start().url(EMBEDDED_DATABASE)
 
 
 def admin_connection(settings: Settings) -> psycopg.Connection:

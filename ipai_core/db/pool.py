@@ -1,4 +1,4 @@
-"""A pool of psycopg 3 connections to the workspace database."""
+"""Pools of psycopg 3 connections to the workspace database, one per login role."""
 
 from __future__ import annotations
 
@@ -9,46 +9,59 @@ import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ipai_core.db.location import redacted_url
+from ipai_core.db.logins import Login, Logins
 from ipai_core.errors import DatabaseError
 
 POOL_TIMEOUT_S = 15
 
 
 class Database:
-    """Pooled connections to one PostgreSQL database; opened lazily, closed explicitly."""
+    """Pooled connections to one PostgreSQL database, a pool per login role (`Logins`); each pool
+    is opened on first use and all are closed explicitly."""
 
-    def __init__(self, url: str, *, max_size: int = 8, statement_timeout_ms: int = 60_000) -> None:
-        self.url = url
-        self._pool = ConnectionPool(
-            url,
-            min_size=1,
-            max_size=max_size,
-            open=False,
-            timeout=POOL_TIMEOUT_S,
-            kwargs={
-                "autocommit": False,
-                "options": f"-c statement_timeout={statement_timeout_ms}",
-                "application_name": "ipai",
-            },
-        )
+    def __init__(
+        self, logins: Logins, *, max_size: int = 8, statement_timeout_ms: int = 60_000
+    ) -> None:
+        self.logins = logins
+        self._pools = {
+            login: ConnectionPool(
+                url,
+                min_size=1,
+                max_size=max_size,
+                open=False,
+                timeout=POOL_TIMEOUT_S,
+                kwargs={
+                    "autocommit": False,
+                    "options": f"-c statement_timeout={statement_timeout_ms}",
+                    "application_name": "ipai",
+                },
+            )
+            for login, url in logins
+        }
+
+    @property
+    def url(self) -> str:
+        """The people's login URL: for session-level advisory locks and `host:port/db` labels."""
+        return self.logins.users
 
     @contextmanager
-    def connection(self) -> Iterator[psycopg.Connection]:
-        """A pooled connection; the caller owns its transaction (commit or rollback)."""
-        if self._pool.closed:
-            self._pool.open(wait=False)
+    def connection(self, login: Login = "users") -> Iterator[psycopg.Connection]:
+        """A pooled connection of `login`; the caller owns its transaction (commit or rollback)."""
+        pool = self._pools[login]
+        if pool.closed:
+            pool.open(wait=False)
         try:
-            conn = self._pool.getconn()
+            conn = pool.getconn()
         except PoolTimeout as exc:
             raise DatabaseError(
                 f"no database connection within {POOL_TIMEOUT_S} s from "
-                f"`{redacted_url(self.url)}`; check that the server is running "
+                f"`{redacted_url(self.logins.url(login))}`; check that the server is running "
                 "(`ipai db status`) or raise IPAI_POOL_MAX_SIZE"
             ) from exc
         try:
             yield conn
         finally:
-            self._pool.putconn(conn)  # rolls back whatever the caller left open
+            pool.putconn(conn)  # rolls back whatever the caller left open
 
     def ping(self) -> bool:
         """True when a trivial query answers; used by `/healthz`."""
@@ -60,4 +73,5 @@ class Database:
             return False
 
     def close(self) -> None:
-        self._pool.close()
+        for pool in self._pools.values():
+            pool.close()

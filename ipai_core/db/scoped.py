@@ -1,9 +1,10 @@
 """Queries run as a principal, the way PostgREST does it.
 
-Each session is one transaction that starts with `SET LOCAL ROLE <db_role>` and
-`set_config('request.jwt.claims', <claims>, true)`, so Postgres itself applies grants and RLS
-policies (which call `auth.uid()` / `auth.jwt()`). Both settings end with the transaction, so a
-pooled connection never carries one user's identity into another's session.
+Each session is one transaction on a connection of the principal's login role (`logins`) that
+starts with `SET LOCAL ROLE <db_role>` and `set_config('request.jwt.claims', <claims>, true)`, so
+Postgres itself applies grants and RLS policies (which call `auth.uid()` / `auth.jwt()`). Both
+settings end with the transaction, so a pooled connection never carries one user's identity into
+another's session, and no statement run inside may change them (`statement_guard`).
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ import polars as pl
 import psycopg
 from psycopg import sql
 
+from ipai_core.db.logins import login_for
 from ipai_core.db.pool import Database
 from ipai_core.db.principal import Principal
+from ipai_core.db.statement_guard import check_statement
 from ipai_core.errors import AccessDenied
 
 Params = Sequence[Any] | Mapping[str, Any] | None
@@ -92,6 +95,8 @@ class ScopedSession:
             return None if row is None else row[0]
 
     def _run(self, cur: psycopg.Cursor, statement: str | sql.Composable, params: Params) -> None:
+        text = statement if isinstance(statement, str) else statement.as_string(self._conn)
+        check_statement(text, principal=self.principal.label)
         try:
             cur.execute(statement, params)  # type: ignore[arg-type]
         except psycopg.errors.InsufficientPrivilege as exc:
@@ -113,7 +118,7 @@ def session(db: Database, principal: Principal) -> Iterator[ScopedSession]:
     """
     if principal.db_role == "service_role":
         _audit_service_access(db, principal)
-    with db.connection() as conn, conn.transaction():
+    with db.connection(login_for(principal)) as conn, conn.transaction():
         _become(conn, principal)
         yield ScopedSession(conn, principal)
 
@@ -131,7 +136,7 @@ def _become(conn: psycopg.Connection, principal: Principal) -> None:
 
 
 def _audit_service_access(db: Database, principal: Principal) -> None:
-    with db.connection() as conn, conn.transaction():
+    with db.connection("service") as conn, conn.transaction():
         _become(conn, principal)
         conn.execute(
             "SELECT public.ipai_audit('service_access', 'database', NULL,"

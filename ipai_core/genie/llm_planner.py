@@ -210,7 +210,9 @@ class LlmPlanner:
                 return Refusal("the model answered with SQL, which is switched off here")
             if not reply.sql:
                 return Refusal("the model chose SQL but sent none")
-            return SqlPlan(reply.sql, reply.explanation[:300] or "SQL written by the model")
+            # Models like to end a statement with `;`, which the guard refuses; one is dropped.
+            statement = reply.sql.strip().removesuffix(";")
+            return SqlPlan(statement, reply.explanation[:300] or "SQL written by the model")
         return self._query_plan(reply, catalog)
 
     def _query_plan(self, reply: _Reply, catalog: Catalog) -> Plan:

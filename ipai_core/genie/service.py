@@ -45,7 +45,7 @@ from ipai_core.genie.ranking import DatasetRanker
 from ipai_core.genie.sqlguard import check_select
 from ipai_core.lakehouse import Lakehouse
 from ipai_core.llm.provider import LlmProvider
-from ipai_core.semantic.compiler import compile_query
+from ipai_core.semantic.compiler import compile_query, dimension_expression
 from ipai_core.semantic.models import SemanticModel, load_models
 
 log = logging.getLogger(__name__)
@@ -201,8 +201,7 @@ class Genie:
             return s.query(statement, params)
 
     def _values(self, principal: Principal, model: SemanticModel, dimension: str) -> list[str]:
-        column = model.dimension(dimension)
-        expression = sql.Identifier(column.column) if column.column else sql.SQL(f"({column.sql})")
+        expression = dimension_expression(model.dimension(dimension))
         statement = sql.SQL(
             "SELECT DISTINCT {e}::text FROM {v} WHERE {e} IS NOT NULL ORDER BY 1 LIMIT {n}"
         ).format(
@@ -212,7 +211,8 @@ class Genie:
         )
         with self.lakehouse.session(principal) as s:
             self._limit_session(s)
-            return [str(v) for v in s.query(statement).to_series().to_list()]
+            # `[]`, not None: the checked expression has its `%` doubled for the driver.
+            return [str(v) for v in s.query(statement, []).to_series().to_list()]
 
     def _limit_session(self, s: ScopedSession) -> None:
         """Read-only from here on, and cut at Genie's statement timeout — or sooner, at the

@@ -1,59 +1,104 @@
 """Free SQL, checked before it runs: parsed with sqlglot (PostgreSQL dialect), exactly one SELECT
 (set operations of SELECTs included), nothing that writes (no DML or DDL anywhere, including
 data-modifying CTEs; no SELECT INTO; no FOR UPDATE), every table in an allowed schema, and only
-functions known to be free of side effects.
+the functions of the one allowlist (`governance.sql_functions`, shared with semantic models).
+
+Lexically: no `;`, no comments, no dollar quoting or parameters, no quoted or Unicode-escaped
+name before `(`. Tables: a name defined by a CTE of the query may be used unqualified where
+PostgreSQL would see that CTE — in the query it belongs to and its subqueries, in the CTEs after
+it, and in its own body only under `WITH RECURSIVE` — and any other table must be qualified with
+an allowed schema; a qualified name is never a CTE. So `WITH x AS (SELECT * FROM pg_authid) …`
+and `WITH pg_authid AS (SELECT * FROM pg_authid) …` are refused (`pg_authid` there is the
+catalog table, and unqualified). Functions: every call must be on the allowlist, unqualified;
+a table function in FROM may instead be qualified with an allowed schema (the platform's own,
+e.g. `ipai_gold_erp.balance_sheet_at(date)`).
 
 The SQL that runs is the one sqlglot writes back from the checked tree, with the row limit put
-into it — never the original text — so what was checked is exactly what executes. The caller
-also runs it read-only, as the asking user, with a statement timeout (defence in depth):
-this check refuses `set_config('request.jwt.claims', …)`, which would otherwise let a query
-rewrite its own identity inside the transaction.
+into it — never the original text — and that text is parsed and checked once more, so what was
+checked is exactly what executes. The caller also runs it read-only, as the asking user, with a
+statement timeout (defence in depth).
 """
 
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections.abc import Sequence
 
 import sqlglot
-from sqlglot import exp
+from sqlglot import Token, TokenType, exp
 
 from ipai_core.errors import UnsafeSql
+from ipai_core.governance.sql_functions import ALLOWED_FUNCTIONS, CALL_SYNTAX, DENIED_FUNCTIONS
 
-# Functions sqlglot does not model as a typed expression but that are plainly read-only.
-_SAFE_TEXT = """age cardinality make_date make_time make_timestamp make_timestamptz make_interval
-    justify_days justify_hours justify_interval isfinite date_part to_timestamp to_char
-    percent_rank cume_dist first_value last_value nth_value lead dense_rank bool_or every
-    stddev_pop stddev_samp var_pop var_samp regr_slope regr_intercept regr_r2 covar_pop
-    covar_samp num_nulls num_nonnulls btrim ltrim rtrim lpad rpad split_part initcap
-    array_length array_position unnest jsonb_array_length jsonb_typeof json_typeof
-    width_bucket scale sign div mod log ln exp power sqrt cbrt degrees radians pi"""
-SAFE_UNTYPED_FUNCTIONS = frozenset(_SAFE_TEXT.split())
-# Belt and braces: typed or not, these never pass (side effects, other sessions, files, SQL
-# strings executed inside the query).
-_DENIED_TEXT = """set_config pg_sleep pg_sleep_for pg_sleep_until nextval setval currval lastval
-    pg_advisory_lock pg_advisory_xact_lock pg_try_advisory_lock pg_notify pg_cancel_backend
-    pg_terminate_backend pg_reload_conf pg_rotate_logfile pg_read_file pg_read_binary_file
-    pg_ls_dir pg_stat_file lo_import lo_export lo_get lo_put dblink dblink_exec query_to_xml
-    query_to_xml_and_xmlschema cursor_to_xml table_to_xml database_to_xml schema_to_xml
-    ts_stat ts_rewrite xpath_table current_setting pg_logical_emit_message txid_current
-    pg_current_xact_id"""
-DENIED_FUNCTIONS = frozenset(_DENIED_TEXT.split())
 _WRITES: tuple[type[exp.Expr], ...] = (
     *(exp.DML, exp.DDL, exp.Into, exp.Lock, exp.Command, exp.Set, exp.Transaction),
     *(exp.Commit, exp.Rollback, exp.Drop, exp.Alter, exp.TruncateTable, exp.Grant),
 )
+_LEXICAL_REFUSALS = {
+    TokenType.SEMICOLON: "`;` is not allowed: send one statement without it",
+    TokenType.HEREDOC_STRING: "dollar-quoted strings are not allowed; use '…'",
+    TokenType.PARAMETER: "parameters (`$1`) are not allowed; write the value",
+    TokenType.PLACEHOLDER: "placeholders are not allowed; write the value",
+}
+_CALL = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\s*\(")
 
 
 def check_select(sql: str, *, allowed_schemas: Sequence[str], row_limit: int) -> str:
     """The SQL to run for `sql`, with `LIMIT row_limit` applied; `UnsafeSql` when it is not one
-    read-only SELECT over `allowed_schemas` (exact names or patterns like `ipai_gold_*`), or
-    when it asks for more than `row_limit` rows."""
+    read-only SELECT over `allowed_schemas` (exact names or patterns like `ipai_gold_*`) that
+    calls only allowlisted functions, or when it asks for more than `row_limit` rows."""
+    checked = _checked(sql, allowed_schemas, row_limit)
+    if _checked(checked, allowed_schemas, row_limit) != checked:
+        raise UnsafeSql("it does not read the same once rewritten; simplify it", sql=sql)
+    return checked
+
+
+def _checked(sql: str, allowed_schemas: Sequence[str], row_limit: int) -> str:
+    _require_plain_tokens(sql)
     tree = _parse(sql)
     _require_read_only(tree, sql)
-    _require_tables_in(tree, allowed_schemas, sql)
-    _require_safe_functions(tree, sql)
+    _require_no_comments(tree, sql)
+    _require_tables(tree, frozenset(), allowed_schemas, sql)
+    _require_allowed_calls(tree, sql)
     return _limited(tree, row_limit, sql).sql(dialect="postgres")
+
+
+def _require_plain_tokens(sql: str) -> None:
+    try:
+        tokens = sqlglot.tokenize(sql, dialect="postgres")
+    except sqlglot.errors.SqlglotError as exc:
+        raise UnsafeSql(f"it does not parse as PostgreSQL ({_first_line(exc)})", sql=sql) from exc
+    for i, token in enumerate(tokens):
+        before = tokens[i - 1] if i else None
+        after = tokens[i + 1] if i + 1 < len(tokens) else None
+        if token.comments:
+            raise UnsafeSql("comments are not allowed; remove them", sql=sql)
+        if token.token_type in _LEXICAL_REFUSALS:
+            raise UnsafeSql(_LEXICAL_REFUSALS[token.token_type], sql=sql)
+        if _is_quoted_call(token, after):
+            raise UnsafeSql(
+                f'the quoted name `"{token.text}"` is followed by `(`; call functions by their '
+                "plain name",
+                sql=sql,
+            )
+        if _is_unicode_escape(before, token):
+            raise UnsafeSql("Unicode-escaped names and strings (`U&`) are not allowed", sql=sql)
+
+
+def _is_quoted_call(token: Token, after: Token | None) -> bool:
+    return token.token_type == TokenType.IDENTIFIER and (
+        after is not None and after.token_type == TokenType.L_PAREN
+    )
+
+
+def _is_unicode_escape(before: Token | None, token: Token) -> bool:
+    return (
+        token.token_type == TokenType.AMP
+        and before is not None
+        and before.text.lower() == "u"
+        and before.end + 1 == token.start
+    )
 
 
 def _parse(sql: str) -> exp.Select | exp.SetOperation:
@@ -77,42 +122,93 @@ def _require_read_only(tree: exp.Expression, sql: str) -> None:
             raise UnsafeSql(f"`{node.key.upper()}` is not allowed in a read-only query", sql=sql)
 
 
-def _require_tables_in(tree: exp.Expression, allowed: Sequence[str], sql: str) -> None:
-    ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
-    for table in tree.find_all(exp.Table):
-        if isinstance(table.this, exp.Func):  # a function in FROM
-            schema = table.db
-            if not schema or not _allowed(schema, allowed):
-                raise UnsafeSql(
-                    f"table function `{table.this.sql(dialect='postgres')}` is not in an "
-                    f"allowed schema ({', '.join(allowed)})",
-                    sql=sql,
-                )
-            continue
-        if table.catalog:
-            raise UnsafeSql(f"`{table.sql(dialect='postgres')}` names another database", sql=sql)
-        if not table.db:
-            if table.name in ctes:
-                continue
+def _require_no_comments(tree: exp.Expression, sql: str) -> None:
+    if any(node.comments for node in tree.walk()):
+        raise UnsafeSql("comments are not allowed; remove them", sql=sql)
+
+
+def _require_tables(
+    node: exp.Expression, ctes: frozenset[str], allowed: Sequence[str], sql: str
+) -> None:
+    """Every table reference under `node`, where `ctes` are the CTE names PostgreSQL resolves an
+    unqualified name to at that point (see the module docstring for the scoping rules)."""
+    with_ = node.args.get("with_")
+    if isinstance(with_, exp.With):
+        names = [_key(cte.args["alias"].this) for cte in with_.expressions]
+        recursive = bool(with_.args.get("recursive"))
+        for i, cte in enumerate(with_.expressions):
+            visible = names[: i + 1] if recursive else names[:i]
+            _require_tables(cte.this, ctes | frozenset(visible), allowed, sql)
+        ctes = ctes | frozenset(names)
+    if isinstance(node, exp.Table):
+        _require_table(node, ctes, allowed, sql)
+    for child in node.iter_expressions():
+        if child is not with_:
+            _require_tables(child, ctes, allowed, sql)
+
+
+def _require_table(
+    table: exp.Table, ctes: frozenset[str], allowed: Sequence[str], sql: str
+) -> None:
+    shown = table.sql(dialect="postgres")
+    if table.args.get("catalog"):
+        raise UnsafeSql(f"`{shown}` names another database", sql=sql)
+    schema = table.args.get("db")
+    if isinstance(table.this, exp.Func):  # a table function: unqualified ones are calls
+        if schema is not None and not _allowed(_key(schema), allowed):
             raise UnsafeSql(
-                f"`{table.name}` has no schema; qualify it, e.g. `ipai_gold_erp.{table.name}`",
+                f"table function `{shown}` is not in an allowed schema ({', '.join(allowed)})",
                 sql=sql,
             )
-        if not _allowed(table.db, allowed):
+        return
+    if not isinstance(table.this, exp.Identifier):
+        raise UnsafeSql(f"`{shown}` is not a table reference this check understands", sql=sql)
+    if schema is None:
+        if _key(table.this) in ctes:
+            return
+        raise UnsafeSql(
+            f"`{table.name}` has no schema and is not a CTE of the query; qualify it, e.g. "
+            f"`ipai_gold_erp.{table.name}`",
+            sql=sql,
+        )
+    if not _allowed(_key(schema), allowed):
+        raise UnsafeSql(
+            f"schema `{schema.name}` is outside the allowed ones ({', '.join(allowed)})", sql=sql
+        )
+
+
+def _require_allowed_calls(tree: exp.Expression, sql: str) -> None:
+    for node in tree.find_all(exp.Func):
+        table = node.parent if isinstance(node.parent, exp.Table) else None
+        if table is not None and table.this is node and table.args.get("db") is not None:
+            continue  # a table function of an allowed schema (checked with the tables)
+        if isinstance(node.parent, exp.Dot):
             raise UnsafeSql(
-                f"schema `{table.db}` is outside the allowed ones ({', '.join(allowed)})", sql=sql
+                f"the call `{node.parent.sql(dialect='postgres')}` is schema-qualified; "
+                "call allowlisted functions by their plain name",
+                sql=sql,
+            )
+        name = _call_name(node)
+        if name is None:
+            continue
+        if name in DENIED_FUNCTIONS or name not in ALLOWED_FUNCTIONS | CALL_SYNTAX:
+            raise UnsafeSql(
+                f"function `{name}` is not on the allowlist (public.ipai_sql_function_allowlist)",
+                sql=sql,
             )
 
 
-def _require_safe_functions(tree: exp.Expression, sql: str) -> None:
-    table_functions = {id(t.this) for t in tree.find_all(exp.Table) if isinstance(t.this, exp.Func)}
-    for node in tree.find_all(exp.Func):
-        name = _function_name(node)
-        if name in DENIED_FUNCTIONS:
-            raise UnsafeSql(f"function `{name}` is not allowed", sql=sql)
-        untyped = isinstance(node, exp.Anonymous) and id(node) not in table_functions
-        if untyped and name not in SAFE_UNTYPED_FUNCTIONS:
-            raise UnsafeSql(f"function `{name}` is not on the list of safe functions", sql=sql)
+def _call_name(node: exp.Func) -> str | None:
+    """The name PostgreSQL calls for `node` as sqlglot writes it (`TimestampTrunc` is written
+    `DATE_TRUNC(…)`), or None when it is written as syntax without a call (`CASE …`,
+    `CURRENT_DATE`). A quoted name is refused by the lexical check before this runs."""
+    if isinstance(node, exp.Anonymous):
+        this = node.args.get("this")
+        if isinstance(this, exp.Identifier) and this.quoted:
+            return f'"{this.name}"'
+        return node.name.lower()
+    written = _CALL.match(node.sql(dialect="postgres"))
+    return written.group(1).lower() if written else None
 
 
 def _limited(tree: exp.Select | exp.SetOperation, row_limit: int, sql: str) -> exp.Expression:
@@ -134,14 +230,15 @@ def _limited(tree: exp.Select | exp.SetOperation, row_limit: int, sql: str) -> e
     return exp.select("*").from_(tree.subquery("genie_result")).limit(row_limit)
 
 
-def _function_name(node: exp.Func) -> str:
-    if isinstance(node, exp.Anonymous):
-        return str(node.this).lower()
-    return node.sql_name().lower()
+def _key(identifier: exp.Expression) -> str:
+    """A name as PostgreSQL compares it: folded to lower case unless quoted."""
+    if isinstance(identifier, exp.Identifier) and identifier.quoted:
+        return identifier.name
+    return identifier.name.lower()
 
 
 def _allowed(schema: str, patterns: Sequence[str]) -> bool:
-    return any(fnmatch.fnmatchcase(schema.lower(), p.lower()) for p in patterns)
+    return any(fnmatch.fnmatchcase(schema, p.lower()) for p in patterns)
 
 
 def _first_line(exc: Exception) -> str:

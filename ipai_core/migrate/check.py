@@ -4,6 +4,7 @@ prove it is a no-op, then require full RLS coverage. The scratch database is alw
 from __future__ import annotations
 
 import secrets
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from ipai_core.db.bootstrap import prepare_database
 from ipai_core.errors import CheckFailed
 from ipai_core.governance.rls_check import RlsCoverage, rls_coverage
 from ipai_core.migrate.runner import MigrationReport, migrate
@@ -25,16 +27,26 @@ class CheckReport:
     every_schema: RlsCoverage
 
 
-def check_migrations(server_url: str, directory: Path) -> CheckReport:
-    """Run the check on a scratch database of the server at `server_url`; raises `CheckFailed`."""
+def check_migrations(
+    server_url: str, directory: Path, *, superuser_url: str | None = None
+) -> CheckReport:
+    """Run the check on a scratch database of the server at `server_url` (as that role, the
+    owner); with `superuser_url` (the embedded server) the superuser prepares the scratch
+    database and applies the privileged pieces, as `ipai migrate` does. Raises `CheckFailed`."""
     scratch = f"ipai_check_{secrets.token_hex(4)}"
     admin_url = _with_database(server_url, "postgres")
     with psycopg.connect(admin_url, autocommit=True) as admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(scratch)))
+    su_scratch = _with_database(superuser_url, scratch) if superuser_url else None
     try:
-        with psycopg.connect(_with_database(server_url, scratch), autocommit=True) as conn:
-            first = migrate(conn, directory)
-            second = migrate(conn, directory)
+        if su_scratch:
+            prepare_database(su_scratch)
+        with (
+            psycopg.connect(_with_database(server_url, scratch), autocommit=True) as conn,
+            psycopg.connect(su_scratch, autocommit=True) if su_scratch else nullcontext() as su,
+        ):
+            first = migrate(conn, directory, privileged=su)
+            second = migrate(conn, directory, privileged=su)
             report = CheckReport(
                 scratch, first, second, rls_coverage(conn), rls_coverage(conn, every_schema=True)
             )

@@ -2,8 +2,11 @@
 their checksummed history in `ipai_migrations.applied`.
 
 Each file runs in its own transaction together with its history row, so a failing migration
-leaves nothing behind. An applied file whose content changed is refused by name. A dry run only
-reads: it creates neither the history table nor the shim.
+leaves nothing behind. An applied file whose content changed is refused by name, unless the file
+names the old checksum in a `-- ipai:replaces-checksum <sha256>` line (an edit reviewed to be
+equivalent for databases that applied the old text, such as moving a superuser-only statement
+out); the record then takes the new checksum. A dry run only reads: it creates neither the
+history table nor the shim. After the files, the privileged pieces (`privileged`) are applied.
 """
 
 from __future__ import annotations
@@ -17,8 +20,10 @@ from pathlib import Path
 import psycopg
 
 from ipai_core.errors import MigrationChecksumError, MigrationError
+from ipai_core.migrate.privileged import apply_privileged
 from ipai_core.migrate.shim import apply_shim, shim_needed
 
+REPLACES = re.compile(r"^-- ipai:replaces-checksum ([0-9a-f]{64})\s*$", re.MULTILINE)
 FILENAME = re.compile(r"^(?P<version>\d{14})_(?P<name>[a-z0-9_]+)\.sql$")
 LOCK_KEY = "ipai_migrations"
 
@@ -42,6 +47,7 @@ class Migration:
     name: str
     path: Path
     checksum: str
+    replaces: frozenset[str] = frozenset()  # earlier checksums this file stands for
 
     @property
     def filename(self) -> str:
@@ -57,6 +63,7 @@ class MigrationReport:
     applied: tuple[Migration, ...]
     pending: tuple[Migration, ...]
     dry_run: bool
+    warnings: tuple[str, ...] = ()  # what could not be applied with this role, and what it costs
 
 
 def discover(directory: Path) -> list[Migration]:
@@ -79,13 +86,23 @@ def discover(directory: Path) -> list[Migration]:
                 "give one a later timestamp",
                 version=version,
             )
-        checksum = hashlib.sha256(path.read_bytes()).hexdigest()
-        found[version] = Migration(version, match["name"], path, checksum)
+        text = path.read_bytes()
+        checksum = hashlib.sha256(text).hexdigest()
+        replaces = frozenset(REPLACES.findall(text.decode(errors="replace")))
+        found[version] = Migration(version, match["name"], path, checksum, replaces)
     return [found[v] for v in sorted(found)]
 
 
-def migrate(conn: psycopg.Connection, directory: Path, *, dry_run: bool = False) -> MigrationReport:
-    """Bring the database to the latest migration. `conn` must be a superuser/owner connection."""
+def migrate(
+    conn: psycopg.Connection,
+    directory: Path,
+    *,
+    dry_run: bool = False,
+    privileged: psycopg.Connection | None = None,
+) -> MigrationReport:
+    """Bring the database to the latest migration as `conn`'s role (the owner), then apply the
+    privileged pieces with `privileged` (the embedded server's superuser), or else try them with
+    `conn` and report a warning where its role may not."""
     migrations = discover(directory)
     if dry_run:
         return _plan(conn, migrations)
@@ -94,18 +111,36 @@ def migrate(conn: psycopg.Connection, directory: Path, *, dry_run: bool = False)
         conn.execute(HISTORY_DDL)
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [LOCK_KEY])
-        pending = _pending(migrations, _recorded(conn))
+        recorded = _recorded(conn)
+        _adopt_replaced_checksums(conn, migrations, recorded)
+        pending = _pending(migrations, recorded)
     applied = []
     for migration in pending:
         _apply(conn, migration)
         applied.append(migration)
+    warning = apply_privileged(privileged or conn)
     return MigrationReport(
         shim_applied=shim_applied,
         shim_pending=False,
         applied=tuple(applied),
         pending=(),
         dry_run=False,
+        warnings=(warning,) if warning else (),
     )
+
+
+def _adopt_replaced_checksums(
+    conn: psycopg.Connection, migrations: list[Migration], recorded: dict[str, str]
+) -> None:
+    """Record the new checksum of a file that declares it replaces the recorded one."""
+    for migration in migrations:
+        old = recorded.get(migration.version)
+        if old is not None and old != migration.checksum and old in migration.replaces:
+            conn.execute(
+                "UPDATE ipai_migrations.applied SET checksum = %s WHERE version = %s",
+                [migration.checksum, migration.version],
+            )
+            recorded[migration.version] = migration.checksum
 
 
 def _plan(conn: psycopg.Connection, migrations: list[Migration]) -> MigrationReport:
@@ -144,7 +179,7 @@ def _pending(migrations: list[Migration], recorded: dict[str, str]) -> list[Migr
                 "migrations folder; restore it (applied migrations are never deleted)",
                 version=version,
             )
-        if migration.checksum != checksum:
+        if migration.checksum != checksum and checksum not in migration.replaces:
             raise MigrationChecksumError(
                 version=version,
                 filename=migration.filename,

@@ -38,12 +38,13 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import StatusCode
 
+from ipai_core.db.logins import Logins
 from ipai_core.db.pool import Database
 from ipai_core.db.principal import Principal
 from ipai_core.db.scoped import session
 from ipai_core.observability.scrub import scrub, scrub_value
 
-UrlProvider = Callable[[], str]
+LoginsProvider = Callable[[], Logins]
 
 _log = logging.getLogger(__name__)
 _WARN_EVERY_S = 60.0
@@ -71,8 +72,8 @@ class _Writer:
     """The exporters' shared part: a lazily opened one-connection pool, one audited
     service-role transaction per batch, and rate-limited warnings instead of exceptions."""
 
-    def __init__(self, url: UrlProvider, what: str) -> None:
-        self._url = url
+    def __init__(self, logins: LoginsProvider, what: str) -> None:
+        self._logins = logins
         self._what = what
         self._db: Database | None = None
         self._lock = threading.Lock()
@@ -105,7 +106,7 @@ class _Writer:
     def _database(self) -> Database:
         with self._lock:
             if self._db is None:
-                self._db = Database(self._url(), max_size=1)
+                self._db = Database(self._logins(), max_size=1)
             return self._db
 
     def _warn(self, exc: Exception, count: int) -> None:
@@ -125,8 +126,8 @@ class _Writer:
 class PostgresSpanExporter(SpanExporter):
     """Finished spans → `public.ipai_span`, attributes and status messages scrubbed."""
 
-    def __init__(self, url: UrlProvider) -> None:
-        self._writer = _Writer(url, "spans")
+    def __init__(self, logins: LoginsProvider) -> None:
+        self._writer = _Writer(logins, "spans")
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         rows = [row for row in map(_span_row, spans) if row is not None]
@@ -144,12 +145,12 @@ class PostgresMetricExporter(MetricExporter):
     """Delta metric points → per-minute rows of `public.ipai_metric_point` (counters as `sum`,
     histograms as count, sum, min and max)."""
 
-    def __init__(self, url: UrlProvider) -> None:
+    def __init__(self, logins: LoginsProvider) -> None:
         delta = AggregationTemporality.DELTA
         super().__init__(
             preferred_temporality={Counter: delta, Histogram: delta, ObservableCounter: delta}
         )
-        self._writer = _Writer(url, "metric points")
+        self._writer = _Writer(logins, "metric points")
 
     def export(
         self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any

@@ -14,7 +14,9 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from ipai_core.auth.tokens import resolve_jwt_secret
 from ipai_core.db.location import database_url
+from ipai_core.db.logins import Logins, open_logins
 from ipai_core.observability.logging import configure_logging
 from ipai_core.observability.scrub import scrub_value
 from ipai_core.observability.tracing import (
@@ -37,7 +39,7 @@ def start(service: str, settings: Settings | None = None) -> Telemetry:
     telemetry = start_telemetry(
         TelemetryOptions(
             service=f"{SERVICE_PREFIX}{service}",
-            database_url=_lazy_url(settings) if settings.telemetry_to_postgres else None,
+            database=_lazy_logins(settings) if settings.telemetry_to_postgres else None,
             metric_interval_s=settings.metric_export_interval_s,
         )
     )
@@ -64,17 +66,18 @@ def _hold_secret_settings(settings: Settings) -> None:
             SecretValue(value.get_secret_value())
 
 
-def _lazy_url(settings: Settings) -> Any:
-    """The database URL, looked up on the first export and then kept: `ipai db start` or
-    `ipai migrate` may run before the database exists."""
-    found: list[str] = []
+def _lazy_logins(settings: Settings) -> Any:
+    """The login roles' URLs, looked up on the first export and then kept: `ipai db start` or
+    `ipai migrate` may run before the database (or its login roles) exists."""
+    found: list[Logins] = []
 
-    def url() -> str:
+    def logins() -> Logins:
         if not found:
-            found.append(database_url(settings, start=False))
+            owner_url = database_url(settings, start=False)
+            found.append(open_logins(owner_url, resolve_jwt_secret(settings)))
         return found[0]
 
-    return url
+    return logins
 
 
 def _start_sentry(service: str) -> None:

@@ -35,9 +35,9 @@ from opentelemetry.trace import Span, SpanKind, StatusCode
 
 from ipai_core.observability.context import bind, current_fields
 from ipai_core.observability.pgexport import (
+    LoginsProvider,
     PostgresMetricExporter,
     PostgresSpanExporter,
-    UrlProvider,
 )
 from ipai_core.observability.scrub import scrub
 
@@ -51,11 +51,12 @@ AttributeValue = str | bool | int | float
 
 @dataclass(frozen=True)
 class TelemetryOptions:
-    """Where telemetry goes. `database_url` is called on the first export, not before (the
-    database may not exist yet when a process starts)."""
+    """Where telemetry goes. `database` (the login roles' URLs; exports use the service login) is
+    called on the first export, not before (the database may not exist yet when a process
+    starts)."""
 
     service: str
-    database_url: UrlProvider | None  # None: nothing is written to Postgres
+    database: LoginsProvider | None  # None: nothing is written to Postgres
     span_delay_s: float = 5.0
     metric_interval_s: float = 60.0
 
@@ -69,16 +70,16 @@ class Telemetry:
         self.tracer_provider = TracerProvider(resource=resource, shutdown_on_exit=False)
         readers: list[MetricReader] = []
         interval_ms = options.metric_interval_s * 1000
-        if options.database_url is not None:
+        if options.database is not None:
             self.tracer_provider.add_span_processor(
                 BatchSpanProcessor(
-                    PostgresSpanExporter(options.database_url),
+                    PostgresSpanExporter(options.database),
                     schedule_delay_millis=options.span_delay_s * 1000,
                 )
             )
             readers.append(
                 PeriodicExportingMetricReader(
-                    PostgresMetricExporter(options.database_url),
+                    PostgresMetricExporter(options.database),
                     export_interval_millis=interval_ms,
                 )
             )

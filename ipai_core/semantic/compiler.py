@@ -2,8 +2,11 @@
 
 Only declared fields compile (an unknown one raises `UnknownField` listing the known ones);
 operators come from a fixed set; every value is a bound parameter cast to the field's type;
-identifiers are quoted with `psycopg.sql`; model expressions were parsed when the model was built.
-Grouping is by position, so a grouped expression is written once.
+identifiers are quoted with `psycopg.sql`; every model expression that goes into the SQL is
+checked again as it is written (`checked_expression`, raising `UnsafeExpression`), so a model that
+skipped validation — built with `model_construct`, or read from a row that got past the
+database's trigger — still cannot run a function off the allowlist. Grouping is by position, so a
+grouped expression is written once.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import Any
 from psycopg import sql
 
 from ipai_core.errors import SemanticQueryError, UnknownField
-from ipai_core.semantic.models import Dimension, Measure, SemanticModel
+from ipai_core.semantic.models import Dimension, Measure, SemanticModel, checked_expression
 from ipai_core.semantic.query import Filter, SemanticQuery
 
 MAX_LIMIT = 10_000
@@ -98,14 +101,16 @@ def _select_dimensions(model: SemanticModel, query: SemanticQuery, parts: _Parts
     if query.time_grain is not None and time_dim is not None:
         _check_grain(model, time_dim, query.time_grain)
         truncated = sql.SQL("date_trunc({}, {})::date").format(
-            sql.Literal(query.time_grain), _expression(time_dim)
+            sql.Literal(query.time_grain), dimension_expression(time_dim)
         )
         parts.select.append(sql.SQL("{} AS {}").format(truncated, _ident(time_dim.name)))
         parts.columns.append(time_dim.name)
         names = [n for n in names if n != time_dim.name]
     for name in names:
         dimension = model.dimension(name)
-        parts.select.append(sql.SQL("{} AS {}").format(_expression(dimension), _ident(name)))
+        parts.select.append(
+            sql.SQL("{} AS {}").format(dimension_expression(dimension), _ident(name))
+        )
         parts.columns.append(name)
     return len(parts.columns)
 
@@ -170,7 +175,7 @@ def _time_range(
     if query.time_range is None or time_dim is None:
         return [], []
     cast = sql.SQL(_CASTS[time_dim.type])
-    column = _expression(time_dim)
+    column = dimension_expression(time_dim)
     conditions: list[sql.Composable] = []
     params: list[Any] = []
     if query.time_range.start is not None:
@@ -190,7 +195,7 @@ def _latest(model: SemanticModel, item: Filter, within: list[sql.Composable]) ->
             f"`latest` applies to a dimension, not the measure `{item.field}`",
             dataset=model.dataset,
         )
-    target = _expression(model.dimension(item.field))
+    target = dimension_expression(model.dimension(item.field))
     subquery = sql.SQL("SELECT max({}) FROM {}").format(
         target, sql.Identifier(model.view_schema, model.view)
     )
@@ -205,7 +210,7 @@ def _filter(model: SemanticModel, item: Filter, parts: _Parts) -> None:
         clauses, params = parts.having, parts.having_params
     else:
         dimension = model.dimension(item.field)
-        target, cast = _expression(dimension), _CASTS[dimension.type]
+        target, cast = dimension_expression(dimension), _CASTS[dimension.type]
         clauses, params = parts.where, parts.where_params
     clauses.append(_condition(item, target, sql.SQL(cast), params))
 
@@ -257,22 +262,25 @@ def _order(
 
 
 def _aggregate(measure: Measure) -> sql.Composable:
+    where = f"measure `{measure.name}`"
     if measure.aggregation == "none":
-        return sql.SQL("({})").format(_fragment(measure.sql))
-    inner = sql.SQL("*") if measure.sql.strip() == "*" else _fragment(measure.sql)
+        return sql.SQL("({})").format(_fragment(measure.sql, where))
+    counts_rows = measure.sql.strip() == "*" and measure.aggregation == "count"
+    inner = sql.SQL("*") if counts_rows else _fragment(measure.sql, where)
     return sql.SQL(_AGGREGATES[measure.aggregation]).format(inner)
 
 
-def _expression(dimension: Dimension) -> sql.Composable:
+def dimension_expression(dimension: Dimension) -> sql.Composable:
+    """The SQL of a dimension: its quoted column, or its checked expression in parentheses."""
     if dimension.column is not None:
         return sql.Identifier(dimension.column)
-    return sql.SQL("({})").format(_fragment(dimension.sql or ""))
+    return sql.SQL("({})").format(_fragment(dimension.sql or "", f"dimension `{dimension.name}`"))
 
 
-def _fragment(expression: str) -> sql.Composable:
-    """A model expression (parsed and checked when the model was built); `%` is doubled so the
-    driver does not read it as a placeholder."""
-    return sql.SQL(expression.replace("%", "%%"))
+def _fragment(expression: str, where: str) -> sql.Composable:
+    """A model expression, checked (again) as it is written; `%` is doubled so the driver does
+    not read it as a placeholder."""
+    return sql.SQL(checked_expression(expression, where=where).replace("%", "%%"))
 
 
 def _ident(name: str) -> sql.Composable:

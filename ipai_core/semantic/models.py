@@ -3,14 +3,20 @@ columns and how it aggregates) and dimensions (a column or an expression, typed,
 for date/time ones), synonyms for matching questions, default filters and RLS policy references.
 
 Definitions live in `public.ipai_semantic_model` (seeded by migrations, edited by data
-engineers); `load_models` reads the ones the principal may read. Every expression is parsed with
-sqlglot when a model is built: a single scalar expression over bare column names, with no
-subquery, so a definition cannot reach past its own view.
+engineers); `load_models` reads the ones the principal may read, `semantic.store` saves them.
+An expression runs inside every user's query, so it is checked as code (`checked_expression`),
+when a model is built and again when it is compiled: first lexically, by the rule the database
+also applies when a row is saved (`governance.sql_functions.expression_problem`: only allowlisted
+functions, unqualified and unquoted; no `;`, comment, `$` or subquery keyword), then parsed with
+sqlglot: a single scalar expression over bare column names, with no subquery, so a definition
+cannot reach past its own view. A refusal is `UnsafeExpression`. The source view must be in a
+gold or platinum schema.
 """
 
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from typing import Any, Literal
 
 import sqlglot
@@ -18,13 +24,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from sqlglot import exp
 
 from ipai_core.db.scoped import ScopedSession
-from ipai_core.errors import ConfigError, UnknownField
+from ipai_core.errors import ConfigError, UnknownField, UnsafeExpression
+from ipai_core.governance.sql_functions import expression_problem
 from ipai_core.semantic.query import Filter, TimeGrain
 
 Aggregation = Literal["sum", "avg", "count", "count_distinct", "min", "max", "none"]
 MeasureFormat = Literal["currency", "number", "percent", "duration"]
 DimensionType = Literal["string", "number", "date", "time"]
 NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
+SOURCE_VIEW_PATTERN = r"^ipai_(gold|platinum)_[a-z0-9_]+\.[a-z_][a-z0-9_]*$"
 _COLUMN_PATTERN = r"^[a-z_][a-z0-9_]*$"
 
 
@@ -105,7 +113,7 @@ class SemanticModel(_Frozen):
     """One dataset: a gold view with its measures and dimensions."""
 
     dataset: str = Field(pattern=NAME_PATTERN)
-    source_view: str = Field(pattern=r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$")
+    source_view: str = Field(pattern=SOURCE_VIEW_PATTERN)
     description: str = ""
     grain: str
     measures: tuple[Measure, ...] = Field(min_length=1)
@@ -174,26 +182,53 @@ class SemanticModel(_Frozen):
         )
 
 
+@lru_cache(maxsize=1024)
+def checked_expression(sql: str, *, where: str) -> str:
+    """`sql` itself, once it passes `parse_expression`: the text the compiler puts into a query
+    (remembered, as a compiled query writes the same few expressions again and again)."""
+    parse_expression(sql, where=where)
+    return sql
+
+
 def parse_expression(sql: str, *, where: str) -> exp.Expression:
-    """One scalar SQL expression over bare column names; refuses statements, subqueries,
-    qualified columns and anything after a `;`."""
+    """One scalar SQL expression over bare column names that calls only allowlisted functions;
+    `UnsafeExpression` (naming `where`, e.g. "measure `revenue`") for anything else."""
+    problem = expression_problem(sql)
+    if problem:
+        raise UnsafeExpression(problem, where=where, expression=sql)
     try:
         parsed = sqlglot.parse(f"SELECT {sql}", dialect="postgres")
-    except sqlglot.errors.ParseError as exc:
-        raise ValueError(f"{where}: `{sql}` is not an SQL expression ({exc})") from exc
+    except sqlglot.errors.SqlglotError as exc:
+        reason = f"it is not an SQL expression ({str(exc).splitlines()[0]})"
+        raise UnsafeExpression(reason, where=where, expression=sql) from exc
     if len(parsed) != 1 or not isinstance(parsed[0], exp.Select):
-        raise ValueError(f"{where}: `{sql}` must be one expression")
+        raise UnsafeExpression("it must be one expression", where=where, expression=sql)
     select = parsed[0]
     clauses = [key for key, value in select.args.items() if value and key != "expressions"]
     if clauses or len(select.expressions) != 1:
-        raise ValueError(f"{where}: `{sql}` must be one expression, without FROM or clauses")
+        reason = "it must be one expression, without FROM or clauses"
+        raise UnsafeExpression(reason, where=where, expression=sql)
     tree: exp.Expression = select.expressions[0]
     for node in tree.walk():
-        if isinstance(node, exp.Select | exp.Subquery | exp.Table | exp.DML | exp.DDL):
-            raise ValueError(f"{where}: `{sql}` must not contain a subquery or statement")
-        if isinstance(node, exp.Column) and node.table:
-            raise ValueError(f"{where}: use bare column names, not `{node.sql()}`")
+        _refuse_node(node, where=where, sql=sql)
     return tree
+
+
+_NOT_IN_AN_EXPRESSION = (exp.Select, exp.Subquery, exp.Table, exp.DML, exp.DDL, exp.Dot)
+
+
+def _refuse_node(node: exp.Expr, *, where: str, sql: str) -> None:
+    if isinstance(node, _NOT_IN_AN_EXPRESSION):
+        reason = "it must not contain a subquery, a statement or a qualified name"
+        raise UnsafeExpression(reason, where=where, expression=sql)
+    if isinstance(node, exp.Column) and node.table:
+        reason = f"use bare column names, not `{node.sql()}`"
+        raise UnsafeExpression(reason, where=where, expression=sql)
+    if isinstance(node, exp.Placeholder | exp.Parameter):
+        reason = "parameters are not allowed; write the value"
+        raise UnsafeExpression(reason, where=where, expression=sql)
+    if node.comments:
+        raise UnsafeExpression("comments are not allowed", where=where, expression=sql)
 
 
 _SELECT_MODELS = """
@@ -246,6 +281,12 @@ def model_from_row(row: tuple[Any, ...]) -> SemanticModel:
             default_filters=_json(filters),
             rls_policy_refs=tuple(refs or ()),
         )
+    except UnsafeExpression as exc:
+        raise UnsafeExpression(
+            exc.problem,
+            where=f"semantic model `{dataset}` in public.ipai_semantic_model, {exc.where}",
+            expression=exc.sql,
+        ) from exc
     except ValueError as exc:
         raise ConfigError(
             f"semantic model `{dataset}` in public.ipai_semantic_model is invalid: {exc}. "

@@ -104,7 +104,7 @@ def _run_connector(
                 run_id,
                 default_blob_store(lh.settings),
                 cursors=_cursors(lh, record.id),
-                owner_url=lh.db.url,
+                owner_url=lh.owner_url,
             )
             instance = cls(options, secrets, context)
             try:
