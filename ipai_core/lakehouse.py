@@ -9,6 +9,7 @@ from typing import Any
 import polars as pl
 from psycopg import sql
 
+from ipai_core.auth.revocation import current_claims
 from ipai_core.auth.tokens import TokenService, resolve_jwt_secret
 from ipai_core.db.location import check_reachable, database_url
 from ipai_core.db.logins import open_logins
@@ -53,8 +54,11 @@ class Lakehouse:
         return cls(settings, db, TokenService.from_settings(settings), owner_url=owner_url)
 
     def authenticate(self, token: str) -> Principal:
-        """Verify a JWT (raises `InvalidToken`) and return the principal it names."""
-        return Principal.from_verified_claims(self.tokens.verify(token))
+        """Verify a JWT (raises `InvalidToken`) and return the principal it names, with the
+        account's current roles and company scope; a signed-out token, a deleted user or a
+        removed agent is refused here (`ipai_core.auth.revocation`)."""
+        claims = current_claims(self.db, self.tokens.verify(token))
+        return Principal.from_verified_claims(claims)
 
     def session(self, principal: Principal) -> AbstractContextManager[ScopedSession]:
         """One transaction as `principal`, under its grants and RLS policies."""

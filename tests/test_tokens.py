@@ -76,6 +76,7 @@ def test_round_trip_has_supabase_claim_shape(service: TokenService) -> None:
     token = service.issue(user_id="user-1", email="a@example.com", roles=["analyst"])
     claims = service.verify(token)
     assert uuid.UUID(claims.pop("session_id")).version == 4
+    assert uuid.UUID(claims.pop("jti")).version == 4  # the id sign-out puts on the deny list
     assert claims == {
         "sub": "user-1",
         "email": "a@example.com",

@@ -59,14 +59,18 @@ def test_passwords_are_stored_as_scrypt_hashes_only(
     assert stored[1] is None
 
 
-def test_grant_takes_effect_at_the_next_sign_in(lakehouse: Lakehouse, make_user: UserMaker) -> None:
+def test_grant_and_revoke_take_effect_at_the_next_request(
+    lakehouse: Lakehouse, make_user: UserMaker
+) -> None:
     email, password, old_token = make_user(["analyst"])
     users.grant_roles(lakehouse.db, email, ["finance"])
     new_token = users.sign_in(lakehouse.db, lakehouse.tokens, email, password)
-    assert lakehouse.authenticate(old_token).roles == ("analyst",)
+    assert lakehouse.tokens.verify(old_token)["app_metadata"]["roles"] == ["analyst"]
+    assert lakehouse.authenticate(old_token).roles == ("analyst", "finance")  # read again
     assert lakehouse.authenticate(new_token).roles == ("analyst", "finance")
     users.grant_roles(lakehouse.db, email, ["analyst"], revoke=True)
     assert users.get_user(lakehouse.db, email).roles == ("finance",)
+    assert lakehouse.authenticate(new_token).roles == ("finance",)
 
 
 def test_duplicate_email_and_bad_role_names_are_refused(

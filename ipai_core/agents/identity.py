@@ -5,25 +5,15 @@ token into a session that runs as the agent's own database role, with these clai
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from ipai_core.agents.registry import get_agent
-from ipai_core.auth.users import get_user
+from ipai_core.auth.claims import effective_roles
+from ipai_core.auth.users import account, issue_token
 from ipai_core.errors import ConfigError
 from ipai_core.lakehouse import Lakehouse
 
-ADMIN = "admin"  # implies every role (`ipai_has_role`)
-
-
-def effective_roles(agent_roles: Sequence[str], user_roles: Sequence[str]) -> tuple[str, ...]:
-    """The roles a call may use: those of the agent that the user also holds (`admin` on either
-    side stands for every role, so the other side's list applies)."""
-    if ADMIN in user_roles:
-        return tuple(agent_roles)
-    if ADMIN in agent_roles:
-        return tuple(user_roles)
-    return tuple(role for role in agent_roles if role in user_roles)
+__all__ = ["effective_roles", "issue_agent_token"]
 
 
 def issue_agent_token(
@@ -33,7 +23,9 @@ def issue_agent_token(
     on_behalf_of: str | None = None,
     ttl_seconds: int | None = None,
 ) -> str:
-    """A signed token for the agent, optionally acting for the user with email `on_behalf_of`."""
+    """A signed token for the agent, optionally acting for the user with email `on_behalf_of`
+    (then it carries that person's company scope and token generation, and both the agent's and
+    the person's current state are checked again at every verification)."""
     agent = get_agent(lh, code_name)
     if not agent.spec.is_active:
         raise ConfigError(
@@ -41,13 +33,20 @@ def issue_agent_token(
             f"`ipai agents update {code_name} --active` before issuing a token"
         )
     extra: dict[str, Any] = {"ipai_agent": code_name, "ipai_agent_id": agent.id}
-    subject, email, roles = agent.id, None, agent.spec.app_roles
-    if on_behalf_of is not None:
-        user = get_user(lh.db, on_behalf_of)
-        subject, email = user.id, user.email
-        roles = effective_roles(agent.spec.app_roles, user.roles)
-        extra["ipai_on_behalf_of"] = user.id
     ttl = ttl_seconds if ttl_seconds is not None else lh.settings.agent_token_ttl_seconds
-    return lh.tokens.issue(
-        user_id=subject, email=email, roles=roles, extra_claims=extra, ttl_seconds=ttl
+    if on_behalf_of is None:
+        return lh.tokens.issue(
+            user_id=agent.id,
+            email=None,
+            roles=agent.spec.app_roles,
+            extra_claims=extra,
+            ttl_seconds=ttl,
+        )
+    person = account(lh.db, on_behalf_of)
+    return issue_token(
+        lh.tokens,
+        person,
+        roles=effective_roles(agent.spec.app_roles, person.roles),
+        extra_claims={**extra, "ipai_on_behalf_of": person.id},
+        ttl_seconds=ttl,
     )

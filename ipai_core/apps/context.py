@@ -18,6 +18,7 @@ from psycopg import sql
 
 from ipai_core.apps import flags
 from ipai_core.apps.manifest import AppManifest
+from ipai_core.auth.claims import company_scope
 from ipai_core.db.location import location_label
 from ipai_core.db.principal import Principal
 from ipai_core.db.scoped import Params, ScopedSession
@@ -26,7 +27,7 @@ from ipai_core.lakehouse import Lakehouse
 
 AUDIT_EVENT_TYPE = "app"
 
-AppCacheKey = tuple[str, str, tuple[str, ...], str]
+AppCacheKey = tuple[str, str, tuple[str, ...], str, tuple[int, ...] | None]
 
 
 @dataclass(frozen=True, eq=False)
@@ -97,14 +98,16 @@ class AppContext:
 
     @property
     def cache_key(self) -> AppCacheKey:
-        """(database, user id, roles, app slug): the first argument of every `st.cache_data`
-        function that returns user data, so one user's rows are never served to another."""
+        """(database, user id, roles, app slug, company scope): the first argument of every
+        `st.cache_data` function that returns user data, so one user's rows are never served to
+        another, and a change of roles or companies misses the cache."""
         user = self.principal.user_id or self.principal.label
         return (
             location_label(self.lakehouse.db.url),
             user,
             tuple(sorted(self.principal.roles)),
             self.app.slug,
+            company_scope(self.principal.claims),
         )
 
 

@@ -6,7 +6,10 @@ This package owns the credential primitives:
 - `tokens` — Supabase-compatible JWTs: issue HS256 access tokens, verify HS256 or Supabase Auth's
   JWKS-signed ones, and refuse anything else with `InvalidToken` and a machine-readable `reason`.
 
-Local users and sign-in, built on these primitives, live in `ipai_core.auth.users`.
+Built on them: `users` (local users, roles, company scopes and sign-in, through the database's
+SECURITY DEFINER functions), `claims` (what a token's claims allow, rebuilt from the database's
+answer) and `revocation` (the check `Lakehouse.authenticate` makes at every request, and
+sign-out).
 """
 
 from ipai_core.auth.passwords import (

@@ -16,6 +16,11 @@ Every refusal raises :class:`~ipai_core.errors.InvalidToken`; its `reason` is on
     missing_claim          `exp`, `sub`, `aud` or `role` is absent (or `iss`, if one is set)
     unknown_key            no JWKS key has the token's `kid`, or the JWKS could not be fetched
     bad_role               `role` is not `anon`, `authenticated` or `service_role`
+    revoked                still signed, but no longer usable: signed out, its account deleted,
+                           banned or signed out everywhere, its agent removed or inactive
+                           (checked against the database by `ipai_core.auth.revocation`)
+
+Issued tokens carry a `jti`, the id sign-out puts on the deny list.
 """
 
 from __future__ import annotations
@@ -129,15 +134,25 @@ class TokenService:
         email: str | None,
         roles: Sequence[str],
         role: str = "authenticated",
+        company_ids: Sequence[int] | None = None,
         extra_claims: Mapping[str, Any] | None = None,
         ttl_seconds: int | None = None,
     ) -> str:
-        """An HS256 token with Supabase Auth's claim shape; `extra_claims` override the defaults."""
+        """An HS256 token with Supabase Auth's claim shape; `company_ids` (when given) limits
+        finance data to those companies (`app_metadata.company_ids`); `extra_claims` override
+        the defaults."""
         if isinstance(roles, str):
             raise ConfigError(f"`roles` must be a list of role names, not the string `{roles}`.")
         ttl = self.ttl_seconds if ttl_seconds is None else ttl_seconds
         _check_ttl(ttl)
         now = int(self._clock())
+        app_metadata: dict[str, Any] = {
+            "provider": "ipai",
+            "providers": ["ipai"],
+            "roles": list(roles),
+        }
+        if company_ids is not None:
+            app_metadata["company_ids"] = sorted(int(c) for c in company_ids)
         claims: dict[str, Any] = {
             "sub": user_id,
             "email": email or "",  # Supabase Auth sends "" for a user without an email
@@ -145,11 +160,12 @@ class TokenService:
             "aud": self.audience,
             "iat": now,
             "exp": now + ttl,
-            "app_metadata": {"provider": "ipai", "providers": ["ipai"], "roles": list(roles)},
+            "app_metadata": app_metadata,
             "user_metadata": {},
             "aal": "aal1",
             "session_id": str(uuid.uuid4()),
             "is_anonymous": False,
+            "jti": str(uuid.uuid4()),
         }
         if self.issuer is not None:
             claims["iss"] = self.issuer

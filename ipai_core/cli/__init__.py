@@ -11,6 +11,7 @@ from ipai_core.cli import (
     agents,
     alerts,
     apps,
+    bi,
     checks,
     connectors,
     db,
@@ -51,6 +52,7 @@ app.add_typer(quality.app, name="quality")
 app.add_typer(alerts.app, name="alerts")
 app.add_typer(slo.app, name="slo")
 app.add_typer(genie.app, name="genie")
+app.add_typer(bi.app, name="bi")
 app.command("up")(up.up)
 app.command("workspace")(up.workspace)
 app.command("explore")(explore.explore)

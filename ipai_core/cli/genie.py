@@ -1,7 +1,8 @@
 """`ipai genie ask "…" [--sql] [--json]` and `ipai genie eval [FILE]`: questions in English (or
 one SELECT) answered under a user's RLS, and the planner scored against an evaluation set.
 
-Genie always answers as somebody: `--token` (or IPAI_TOKEN) as that token's user, or
+Genie always answers as somebody: `--token` (or IPAI_TOKEN) as that token's user (verified with
+`Lakehouse.authenticate`, so a signed-out or revoked token is refused), or
 `--as EMAIL` — the operator of this command already holds the database, so acting as a local
 user is allowed; the look-up of that user is a service-role session, audited as every one is.
 Exit codes: 0 answered, 2 asked back (clarify), 1 refused or failed.
@@ -106,8 +107,7 @@ def _principal(lh: Lakehouse, email: str | None, token: str | None) -> Principal
             "say who is asking: `--as EMAIL` (a local user) or `--token TOKEN` (or IPAI_TOKEN); "
             "Genie answers only what that user may read"
         )
-    user = users.get_user(lh.db, email)
-    issued = lh.tokens.issue(user_id=user.id, email=user.email, roles=user.roles, ttl_seconds=300)
+    issued = users.issue_token(lh.tokens, users.account(lh.db, email), ttl_seconds=300)
     return lh.authenticate(issued)
 
 

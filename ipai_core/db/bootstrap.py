@@ -177,7 +177,7 @@ def _set_owner_password(su: psycopg.Connection, status: ServerStatus) -> None:
     if password is not None:  # a data dir initialised with trust auth has no passwords
         su.execute(
             sql.SQL("ALTER ROLE ipai_owner PASSWORD {}").format(
-                sql.Literal(scram_verifier(password))
+                sql.Literal(scram_verifier(su, OWNER_ROLE, password))
             )
         )
 

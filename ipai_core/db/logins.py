@@ -21,7 +21,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from typing import Literal
@@ -43,7 +42,6 @@ LOGIN_ROLES: dict[Login, str] = {
     "agents": AGENTS_LOGIN,
     "service": SERVICE_LOGIN,
 }
-SCRAM_ITERATIONS = 4096  # PostgreSQL's default scram_iterations
 _AUTH_FAILED = ("28P01", "28000")  # invalid_password, invalid_authorization_specification
 
 
@@ -114,7 +112,7 @@ def provision(owner: psycopg.Connection, jwt_secret: str) -> None:
             "(it creates them) before serving requests"
         )
     for role in LOGIN_ROLES.values():
-        verifier = scram_verifier(login_password(jwt_secret, role))
+        verifier = scram_verifier(owner, role, login_password(jwt_secret, role))
         owner.execute(
             sql.SQL("ALTER ROLE {} WITH LOGIN PASSWORD {}").format(
                 sql.Identifier(role), sql.Literal(verifier)
@@ -122,18 +120,10 @@ def provision(owner: psycopg.Connection, jwt_secret: str) -> None:
         )
 
 
-def scram_verifier(password: str, *, iterations: int = SCRAM_ITERATIONS) -> str:
-    """The `SCRAM-SHA-256$…` verifier PostgreSQL stores for `password` (RFC 5802/7677)."""
-    salt = secrets.token_bytes(16)
-    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
-    client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
-    stored_key = hashlib.sha256(client_key).digest()
-    server_key = hmac.new(salted, b"Server Key", hashlib.sha256).digest()
-    b64 = base64.b64encode
-    return (
-        f"SCRAM-SHA-256${iterations}:{b64(salt).decode()}"
-        f"${b64(stored_key).decode()}:{b64(server_key).decode()}"
-    )
+def scram_verifier(conn: psycopg.Connection, role: str, password: str) -> str:
+    """The `SCRAM-SHA-256$…` verifier of `password` for `role`, computed by libpq on this side."""
+    verifier = conn.pgconn.encrypt_password(password.encode(), role.encode(), b"scram-sha-256")
+    return verifier.decode()
 
 
 def _with_user(url: str, role: str, password: str) -> str:

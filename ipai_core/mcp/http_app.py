@@ -1,7 +1,8 @@
 """The MCP server over streamable HTTP at `/mcp`, inside the workspace's ASGI process.
 
 Each request must carry `Authorization: Bearer <agent token>` (`ipai agents token CODE`): the
-SDK's bearer middleware runs our `AgentTokenVerifier`, answers 401 without a valid agent token,
+SDK's bearer middleware runs our `AgentTokenVerifier` (`Lakehouse.authenticate`, so revocation
+counts at once), answers 401 without a valid agent token,
 and binds each MCP session to the credential that opened it (another token cannot use it). Tool
 calls then run as the agent of that request's token.
 
@@ -11,6 +12,7 @@ the ASGI app's lifespan.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -36,6 +38,7 @@ from ipai_core.orchestration.runner import Orchestrator
 
 MCP_PATH = "/mcp"
 SESSION_HEADER = "mcp-session-id"
+_log = logging.getLogger(__name__)
 
 LakehouseProvider = Callable[[], Lakehouse]
 
@@ -47,16 +50,21 @@ class AgentTokenVerifier:
         self._lakehouse = lakehouse
 
     async def verify_token(self, token: str) -> AccessToken | None:
+        """Every request: `Lakehouse.authenticate`, so a signed-out token, a removed agent or a
+        deleted person is refused here (401); the claims kept are the ones it rebuilt."""
         try:
-            claims = await anyio.to_thread.run_sync(self._lakehouse().tokens.verify, token)
-        except IpaiError:
+            principal = await anyio.to_thread.run_sync(self._lakehouse().authenticate, token)
+        except AuthError:
             return None
-        agent = claims.get("ipai_agent")
-        if not agent:
+        except IpaiError as exc:  # e.g. the database is down: refused, and said so in the log
+            _log.warning("MCP token could not be checked: %s", exc)
+            return None
+        claims = dict(principal.claims)
+        if not principal.agent:
             return None
         return AccessToken(
             token=token,
-            client_id=str(agent),
+            client_id=principal.agent,
             scopes=[],
             expires_at=int(claims["exp"]),
             subject=str(claims["sub"]),

@@ -1,9 +1,11 @@
 """The MCP server (official `mcp` SDK 2.x, its low-level `Server`): `tools/list` shows the calling
 agent the tools its registry row allows, and `tools/call` runs one through `Governance.call`.
 
-Who calls is decided by the transport, through `identify(ctx)`: over stdio the agent of the token
-the process was started with; over HTTP the agent of the bearer token of that request
-(`ipai_core.mcp.http`). Blocking work (the database, an LLM) runs in worker threads.
+Who calls is decided by the transport, through `identify(ctx)` (run in a worker thread, for it may
+ask the database): over stdio the agent of the token the process was started with, verified again
+for each request; over HTTP the agent of the bearer token of that request (`ipai_core.mcp.http`).
+A token that no longer verifies gets a refusal saying why, and nothing runs. Blocking work (the
+database, an LLM) runs in worker threads.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ from typing import Any
 import anyio
 import mcp_types as types
 from mcp.server import Server, ServerRequestContext
+from mcp.shared.exceptions import MCPError
 
 from ipai_core.agents.governance import CallOutcome, Governance
 from ipai_core.agents.tools import TOOL_RULES
 from ipai_core.db.principal import Principal
-from ipai_core.errors import ConfigError
+from ipai_core.errors import AuthError, ConfigError
 from ipai_core.lakehouse import Lakehouse
 from ipai_core.mcp.tools import McpTool, Toolbox
 from ipai_core.orchestration.runner import Orchestrator
@@ -60,7 +63,10 @@ def build_server(
     async def list_tools(
         ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
-        principal = identify(ctx)
+        try:
+            principal = await anyio.to_thread.run_sync(identify, ctx)
+        except AuthError as exc:
+            raise MCPError(code=types.INVALID_REQUEST, message=str(exc)) from exc
         policy = await anyio.to_thread.run_sync(Governance(lakehouse()).policy, principal)
         allowed = [tools[name] for name in policy.allowed_tools if name in tools]
         return types.ListToolsResult(tools=[_describe(tool) for tool in allowed])
@@ -68,7 +74,10 @@ def build_server(
     async def call_tool(
         ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
     ) -> types.CallToolResult:
-        principal = identify(ctx)
+        try:
+            principal = await anyio.to_thread.run_sync(identify, ctx)
+        except AuthError as exc:
+            return _refused(exc)
         tool = tools.get(params.name)
         outcome = await anyio.to_thread.run_sync(
             lambda: Governance(lakehouse()).call(
@@ -116,6 +125,16 @@ def _result(outcome: CallOutcome) -> types.CallToolResult:
         content=[types.TextContent(type="text", text=text)],
         structured_content=json.loads(text),
         is_error=not outcome.ok,
+    )
+
+
+def _refused(exc: AuthError) -> types.CallToolResult:
+    """A call whose token no longer verifies: nothing ran, and the caller is told why."""
+    body = {"status": "refused", "error": str(exc), "error_type": type(exc).__name__}
+    return types.CallToolResult(
+        content=[types.TextContent(type="text", text=json.dumps(body))],
+        structured_content=body,
+        is_error=True,
     )
 
 

@@ -1,7 +1,9 @@
 """`ipai mcp serve`: the MCP server over stdio, as one agent — the one its token names
 (`IPAI_AGENT_TOKEN` or `--token`). The token is verified and the agent looked up before the
 first message is read, so a bad token or an unregistered agent stops the process with a clear
-error instead of failing every call. Nothing but protocol messages is written to stdout."""
+error instead of failing every call; after that it is verified again at every request
+(`Lakehouse.authenticate`), so revocation counts at once. Nothing but protocol messages is
+written to stdout."""
 
 from __future__ import annotations
 
@@ -32,12 +34,16 @@ def agent_principal(lakehouse: Lakehouse, token: str) -> Principal:
 
 
 def serve_stdio(lakehouse: Lakehouse, token: str) -> None:
-    """Serve MCP on stdin/stdout until the client closes the stream."""
-    principal = agent_principal(lakehouse, token)
+    """Serve MCP on stdin/stdout until the client closes the stream. The token is verified again
+    for every request, so a removed agent or a signed-out token stops working at once."""
+    agent_principal(lakehouse, token)
     session_id = new_session_id()
     orchestrator = Orchestrator(lambda: lakehouse)
 
     def identify(_ctx: ServerRequestContext[Any]) -> Principal:
+        principal = lakehouse.authenticate(token)
+        if principal.agent is None:
+            raise AuthError("this token is not an agent's: issue one with `ipai agents token`")
         return principal
 
     server = build_server(

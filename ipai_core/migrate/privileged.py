@@ -4,7 +4,7 @@ migrations by a role allowed to create them, or skipped with one warning that na
 The embedded server applies them with its superuser. Elsewhere they are tried with the configured
 role: Supabase's `postgres` may create event triggers where Supabase allows it, a plain
 non-superuser owner may not, and then the schema is complete but for DDL auditing and the
-re-derivation of agent grants after DDL.
+re-derivation of agent and BI grants after DDL.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from importlib import resources
 import psycopg
 
 LOST_WITHOUT_EVENT_TRIGGERS = (
-    "DDL is not recorded as `schema_change` in the audit log, and agent grants are not "
-    "re-derived after DDL (run `ipai agents sync` after creating views)"
+    "DDL is not recorded as `schema_change` in the audit log, and agent and BI grants are not "
+    "re-derived after DDL (run `ipai agents sync` and `ipai bi sync` after creating views)"
 )
 
 

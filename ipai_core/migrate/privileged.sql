@@ -17,3 +17,11 @@ CREATE EVENT TRIGGER ipai_agent_sync_after_ddl ON ddl_command_end
                'ALTER MATERIALIZED VIEW', 'ALTER FUNCTION', 'CREATE POLICY', 'ALTER POLICY',
                'GRANT', 'REVOKE')
   EXECUTE FUNCTION public.ipai_agent_sync_after_ddl();
+
+DROP EVENT TRIGGER IF EXISTS ipai_bi_sync_after_ddl;
+CREATE EVENT TRIGGER ipai_bi_sync_after_ddl ON ddl_command_end
+  WHEN TAG IN ('CREATE SCHEMA', 'CREATE TABLE', 'CREATE TABLE AS', 'CREATE VIEW',
+               'CREATE MATERIALIZED VIEW', 'CREATE FOREIGN TABLE', 'CREATE FUNCTION',
+               'ALTER TABLE', 'ALTER VIEW', 'ALTER MATERIALIZED VIEW', 'ALTER FUNCTION',
+               'CREATE POLICY', 'ALTER POLICY', 'GRANT', 'REVOKE')
+  EXECUTE FUNCTION public.ipai_bi_sync_after_ddl();

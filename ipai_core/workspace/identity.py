@@ -7,19 +7,22 @@ The token comes from a trusted reverse proxy's forwarded headers (see `proxy`), 
 anything uses it, on every run.
 
 Pages cache reads with `st.cache_data(ttl=CACHE_TTL_SECONDS)` keyed by `cache_key(principal)` —
-the database, the user's id *and* roles — passed as an explicit argument: one user's cached rows
-are never served to another, and a change of roles (a new token) misses the cache. (The cached
-functions live in the pages, which run inside the Streamlit runtime; this module is also imported
-by the server before that runtime exists.)
+the database, the user's id, roles *and* company scope — passed as an explicit argument: one
+user's cached rows are never served to another, and a change of roles or companies misses the
+cache (the token is checked against the database on every run, `Lakehouse.authenticate`). (The
+cached functions live in the pages, which run inside the Streamlit runtime; this module is also
+imported by the server before that runtime exists.)
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import NoReturn
 
 import streamlit as st
 
+from ipai_core.auth.claims import REVOKED, company_scope
 from ipai_core.auth.users import sign_in_trusted
 from ipai_core.catalog.objects import CatalogObject, CatalogSchema, list_objects, list_schemas
 from ipai_core.db.location import location_label
@@ -32,6 +35,10 @@ from ipai_core.workspace.routes import SESSION_COOKIE
 
 TOKEN_STATE_KEY = "ipai_token"  # noqa: S105 - a session-state key, not a secret
 SESSION_EXPIRED = "Your session expired, sign in again."
+SESSION_ENDED = (
+    "Your session was ended (you signed out, or an admin changed or removed your account); "
+    "sign in again."
+)
 DATABASE_DOWN = "The workspace database is not reachable right now; reload this page in a minute."
 NOT_A_USER = "That session does not belong to a user account, sign in again."
 NO_LOCAL_ACCOUNT = "Your sign-in has no account in this workspace yet; ask an admin to add one."
@@ -40,7 +47,7 @@ FORWARDED_STATE_KEY = "ipai_forwarded"  # (e-mail, token) issued for a trusted p
 CACHE_TTL_SECONDS = 60
 CACHE_MAX_ENTRIES = 512
 
-CacheKey = tuple[str, str, tuple[str, ...]]
+CacheKey = tuple[str, str, tuple[str, ...], tuple[int, ...] | None]
 
 _log = logging.getLogger(__name__)
 _pinned_settings: Settings | None = None
@@ -73,10 +80,12 @@ def current_principal() -> Principal | None:
     if token is None:
         return None
     try:
-        principal = _lakehouse_or_stop().authenticate(token)
-    except InvalidToken:
-        _refuse(SESSION_EXPIRED)
+        principal = _lakehouse_or_stop().authenticate(token)  # roles and scope as of now
+    except InvalidToken as exc:
+        _refuse(SESSION_ENDED if exc.reason == REVOKED else SESSION_EXPIRED)
         return None
+    except DatabaseError as exc:
+        _database_down(exc)
     if principal.db_role != "authenticated" or principal.user_id is None:
         _refuse(NOT_A_USER)  # the workspace is for people, not for service-role or anon tokens
         return None
@@ -103,9 +112,11 @@ def require_admin() -> Principal:
 
 
 def cache_key(principal: Principal) -> CacheKey:
-    """What per-user caches are keyed by: the database, the user's id and the user's roles."""
+    """What per-user caches are keyed by: the database, the user's id, roles and company scope
+    (read again from the database at every run, so a change misses the cache at once)."""
     user = principal.user_id or principal.db_role
-    return (database_location(), user, tuple(sorted(principal.roles)))
+    scope = company_scope(principal.claims)
+    return (database_location(), user, tuple(sorted(principal.roles)), scope)
 
 
 @dataclass(frozen=True)
@@ -141,9 +152,13 @@ def _lakehouse_or_stop() -> Lakehouse:
     try:
         return get_lakehouse()
     except DatabaseError as exc:  # not cached: the next run tries again
-        _log.warning("workspace database unavailable: %s", exc)  # details for the operator only
-        st.error(DATABASE_DOWN, icon=":material/cloud_off:")
-        st.stop()
+        _database_down(exc)
+
+
+def _database_down(exc: DatabaseError) -> NoReturn:
+    _log.warning("workspace database unavailable: %s", exc)  # details for the operator only
+    st.error(DATABASE_DOWN, icon=":material/cloud_off:")
+    st.stop()
 
 
 def _session_token() -> str | None:

@@ -59,4 +59,5 @@ def admin_pages(principal: Principal) -> list[StreamlitPage]:
         st.Page("views/admin_audit_log.py", title="Audit log", icon=":material/policy:"),
         st.Page("views/admin_app_registry.py", title="App registry", icon=":material/apps:"),
         st.Page("views/admin_feature_flags.py", title="Feature flags", icon=":material/flag:"),
+        st.Page("views/admin_users.py", title="Users", icon=":material/group:"),
     ]

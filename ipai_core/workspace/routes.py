@@ -6,19 +6,23 @@
     GET      /auth/login   the sign-in form (self-contained HTML; `?error=1` shows the refusal)
     POST     /auth/login   form-encoded email + password → `ipai_session` cookie, 303 to `/`
                            (403 when a browser posts it from another origin)
-    GET|POST /auth/logout  clears the cookie, 303 to `/auth/login`
+    GET|POST /auth/logout  signs the cookie's token (or a bearer token) out — it is refused from
+                           then on — and clears the cookie: 303 to `/auth/login` (204 for a
+                           bearer token without a cookie)
     POST     /auth/token   JSON {"email", "password"} → {"access_token", "token_type",
                            "expires_in"}: Supabase's password grant, for API clients
 
 The session cookie holds the signed JWT: HttpOnly (page scripts cannot read it), SameSite=Lax,
 Secure over https, and it lives as long as the token. The workspace verifies it on every script
-run; nothing trusts it unverified. A refusal never says whether the email or the password was
+run, against the database too (sign-out, roles, deletion: `ipai_core.auth.revocation`); nothing
+trusts it unverified. A refusal never says whether the email or the password was
 wrong.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -34,8 +38,9 @@ from starlette.responses import (
 )
 from starlette.routing import Route
 
+from ipai_core.auth.revocation import sign_out
 from ipai_core.auth.users import sign_in
-from ipai_core.errors import DatabaseError, InvalidCredentials, IpaiError
+from ipai_core.errors import AuthError, DatabaseError, InvalidCredentials, IpaiError
 from ipai_core.events.routes import build_event_routes
 from ipai_core.lakehouse import Lakehouse
 from ipai_core.observability.readiness import Readiness, check_readiness
@@ -48,6 +53,7 @@ MAX_PASSWORD_LENGTH = 1024
 
 LakehouseProvider = Callable[[], Lakehouse]
 
+_log = logging.getLogger(__name__)
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 _PAGE_HEADERS = {
     **_NO_STORE,
@@ -114,6 +120,12 @@ class _Endpoints:
         return response
 
     async def logout(self, request: Request) -> Response:
+        """Sign out: the cookie's token (and a bearer token, for API clients) goes on the deny
+        list, so a copy of it is refused from now on; then the cookie is cleared."""
+        tokens = [t for t in (request.cookies.get(SESSION_COOKIE), _bearer(request)) if t]
+        await run_in_threadpool(self._sign_out, tokens)
+        if request.cookies.get(SESSION_COOKIE) is None and _bearer(request) is not None:
+            return Response(status_code=204, headers=_NO_STORE)
         response = _redirect(LOGIN_PATH)
         response.delete_cookie(SESSION_COOKIE, **_cookie_flags(request))
         return response
@@ -145,6 +157,16 @@ class _Endpoints:
         except IpaiError:  # e.g. the embedded server could not start
             return Readiness(database=False, schedulers=0)
 
+    def _sign_out(self, tokens: list[str]) -> None:
+        for token in tokens:
+            try:
+                lakehouse = self._lakehouse()
+                sign_out(lakehouse.db, lakehouse.authenticate(token))
+            except AuthError:
+                pass  # expired, forged or signed out already: nothing left to refuse
+            except IpaiError as exc:  # the cookie is still cleared; say so to the operator
+                _log.warning("sign-out could not revoke a token: %s", exc)
+
     def _sign_in(self, email: str, password: str) -> tuple[str, int]:
         """A fresh token and its lifetime in seconds; raises `InvalidCredentials`."""
         if len(email) > MAX_EMAIL_LENGTH or len(password) > MAX_PASSWORD_LENGTH:
@@ -152,6 +174,11 @@ class _Endpoints:
         lakehouse = self._lakehouse()
         token = sign_in(lakehouse.db, lakehouse.tokens, email, password)
         return token, lakehouse.settings.token_ttl_seconds
+
+
+def _bearer(request: Request) -> str | None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
 def _field(form: FormData, name: str) -> str:

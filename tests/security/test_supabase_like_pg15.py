@@ -74,12 +74,16 @@ def _ipai(db: supabase_like.SupabaseLikeDatabase, data_dir: Path, *args: str) ->
 
 
 @pytest.fixture(scope="module")
-def up_output(
+def outputs(
     supabase_db: supabase_like.SupabaseLikeDatabase, tmp_path_factory: pytest.TempPathFactory
-) -> str:
+) -> dict[str, str]:
+    """What `ipai migrate`, then `ipai up --no-serve` (migrations again, demo admin, demo data
+    through the connectors, apps) printed."""
     data_dir = tmp_path_factory.mktemp("supabase-like")
-    migrated = _ipai(supabase_db, data_dir, "migrate")
-    return migrated + _ipai(supabase_db, data_dir, "up", "--no-serve")
+    return {
+        "migrate": _ipai(supabase_db, data_dir, "migrate"),
+        "up": _ipai(supabase_db, data_dir, "up", "--no-serve"),
+    }
 
 
 def test_the_owner_is_not_a_superuser(supabase_db: supabase_like.SupabaseLikeDatabase) -> None:
@@ -90,11 +94,12 @@ def test_the_owner_is_not_a_superuser(supabase_db: supabase_like.SupabaseLikeDat
 
 
 def test_every_migration_applies_and_only_event_triggers_are_skipped_with_one_warning(
-    up_output: str, supabase_db: supabase_like.SupabaseLikeDatabase
+    outputs: dict[str, str], supabase_db: supabase_like.SupabaseLikeDatabase
 ) -> None:
-    warnings = [line for line in up_output.splitlines() if line.startswith("warning:")]
-    assert len(warnings) == 1, up_output  # `migrate` warns; `up` finds nothing new to warn of
-    assert "event triggers" in warnings[0] and LOST_WITHOUT_EVENT_TRIGGERS in warnings[0]
+    for command, output in outputs.items():
+        warnings = [line for line in output.splitlines() if line.startswith("warning:")]
+        assert len(warnings) == 1, (command, output)
+        assert "event triggers" in warnings[0] and LOST_WITHOUT_EVENT_TRIGGERS in warnings[0]
     with psycopg.connect(supabase_db.superuser_url) as su:
         applied = {r[0] for r in su.execute("SELECT version FROM ipai_migrations.applied")}
         assert applied == {m.version for m in discover(MIGRATIONS)}
@@ -111,9 +116,9 @@ def test_every_migration_applies_and_only_event_triggers_are_skipped_with_one_wa
 
 
 def test_the_demo_admin_signs_in_and_requests_run_as_the_login_role(
-    up_output: str, supabase_db: supabase_like.SupabaseLikeDatabase, tmp_path: Path
+    outputs: dict[str, str], supabase_db: supabase_like.SupabaseLikeDatabase, tmp_path: Path
 ) -> None:
-    assert "demo admin created" in up_output
+    assert "demo admin created" in outputs["up"]
     settings = make_settings(supabase_db.owner_url, tmp_path)
     with Lakehouse.open(settings) as lh:
         listed = {u.email: u for u in users.list_users(lh.db)}
