@@ -23,8 +23,8 @@ from ipai_core.auth import users
 from ipai_core.auth.claims import company_scope
 from ipai_core.errors import AccessDenied, ConfigError, InvalidToken
 from tests.support import supabase_like
+from tests.support.pg15 import PG15_MARKS, PG15_URL
 
-PG15_URL = os.environ.get("IPAI_TEST_PG15_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 # Columns our shim has that an older Supabase `auth.users` lacks; and one a newer one computes.
 LATER_COLUMNS = ("deleted_at", "banned_until", "is_anonymous", "is_sso_user")
 OLDER_SUPABASE = (
@@ -46,23 +46,7 @@ SERVICE_ONLY = (
 )
 
 
-def _reachable() -> bool:
-    try:
-        with psycopg.connect(PG15_URL, connect_timeout=3):
-            return True
-    except psycopg.OperationalError:
-        return False
-
-
-pytestmark = [
-    pytest.mark.pg15,
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not _reachable(),
-        reason=f"no PostgreSQL answers at {PG15_URL} "
-        "(the CI machine runs one; set IPAI_TEST_PG15_URL to use another)",
-    ),
-]
+pytestmark = [*PG15_MARKS, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

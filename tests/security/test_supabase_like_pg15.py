@@ -21,27 +21,9 @@ from ipai_core.db.logins import USERS_LOGIN
 from ipai_core.migrate.privileged import LOST_WITHOUT_EVENT_TRIGGERS
 from ipai_core.migrate.runner import discover
 from tests.support import supabase_like
+from tests.support.pg15 import PG15_MARKS, PG15_URL
 
-PG15_URL = os.environ.get("IPAI_TEST_PG15_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-
-
-def _reachable() -> bool:
-    try:
-        with psycopg.connect(PG15_URL, connect_timeout=3):
-            return True
-    except psycopg.OperationalError:
-        return False
-
-
-pytestmark = [
-    pytest.mark.pg15,
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not _reachable(),
-        reason=f"no PostgreSQL answers at {PG15_URL} "
-        "(the CI machine runs one; set IPAI_TEST_PG15_URL to use another)",
-    ),
-]
+pytestmark = [*PG15_MARKS, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
