@@ -105,3 +105,44 @@ def read_metrics(page: object, labels: list[str]) -> dict[str, str]:
         ).first
         values[label] = metric.locator('[data-testid="stMetricValue"]').inner_text().strip()
     return values
+
+
+def test_genie_asks_back_with_buttons_and_says_what_it_assumed(
+    demo_lakehouse: Lakehouse, tmp_path: Path
+) -> None:
+    """A question two datasets fit equally is asked back with its options as buttons; clicking
+    one asks it, and the answer carries the "What I assumed" line; an empty period says so."""
+    email = "e2e-genie@example.test"
+    users.add_user(demo_lakehouse.db, email, PASSWORD, ["admin"])
+    register_apps(demo_lakehouse, discover(demo_lakehouse.settings.apps_dir))
+    ARTIFACTS.mkdir(exist_ok=True)
+    with (
+        served_workspace(demo_lakehouse.settings, tmp_path) as base,
+        playwright.sync_playwright() as pw,
+    ):
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"{base}/auth/login")
+            page.fill("#email", email)
+            page.fill("#password", PASSWORD)
+            page.click("button[type=submit]")
+            page.wait_for_url(f"{base}/")
+            page.goto(f"{base}/ipai-genie")
+            box = page.get_by_placeholder("Ask a question")
+            box.wait_for(timeout=60_000)
+            box.fill("revenue by month")
+            box.press("Enter")
+            option = page.get_by_role("button", name="revenue by month (in profit and loss)")
+            option.wait_for(timeout=60_000)
+            asked_back = page.get_by_text("which one do you mean").count()
+            option.click()
+            page.get_by_text("What I assumed: no period named").first.wait_for(timeout=60_000)
+            box.fill("revenue by company in 2020")
+            box.press("Enter")
+            page.get_by_text("no data for 2020").first.wait_for(timeout=60_000)
+            page.screenshot(path=str(ARTIFACTS / "genie.png"), full_page=True)
+            answered = page.get_by_text("Revenue by month — profit_and_loss").count()
+        finally:
+            browser.close()
+    assert asked_back >= 1 and answered >= 1

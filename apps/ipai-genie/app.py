@@ -64,6 +64,13 @@ def show_chart(answer: GenieAnswer) -> None:
     )
 
 
+def assumed(answer: GenieAnswer) -> str:
+    """The "what I assumed" line every answer carries: defaults, spellings read, empty periods."""
+    if not answer.notes:
+        return "What I assumed: nothing beyond your question — every part of it was used."
+    return "What I assumed: " + "; ".join(answer.notes) + "."
+
+
 def show(answer: GenieAnswer, index: int) -> None:
     with st.chat_message("user"):
         st.text(answer.question)
@@ -71,19 +78,18 @@ def show(answer: GenieAnswer, index: int) -> None:
         if answer.status != "answer":
             icon = STATUS_ICONS.get(answer.status, ":material/info:")
             st.info(answer.clarification or answer.explanation, icon=icon)
-            for n, option in enumerate(answer.options):
+            for n, option in enumerate(answer.options):  # each option is a question to ask
                 if st.button(option, key=f"option-{index}-{n}"):
-                    st.session_state["genie_pending"] = f"{answer.question} ({option})"
+                    st.session_state["genie_pending"] = option
                     st.rerun()
             return
         st.markdown(answer.explanation)
-        for note in answer.notes:
-            st.caption(f"Assumed: {note}")
+        st.caption(assumed(answer))
         show_chart(answer)
-        if answer.frame is not None:
+        if answer.frame is not None and not answer.frame.is_empty():
             st.dataframe(answer.frame, hide_index=True, width="stretch")
-            if answer.frame.is_empty():
-                st.caption("No rows: nothing matches, or nothing you may see matches.")
+        elif answer.frame is not None:
+            st.caption("No rows: nothing matches, or nothing you may see matches.")
         with st.expander("SQL", icon=":material/code:"):
             st.code(answer.sql or "", language="sql")
             if answer.params:

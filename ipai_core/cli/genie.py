@@ -1,5 +1,6 @@
 """`ipai genie ask "…" [--sql] [--json]` and `ipai genie eval [FILE]`: questions in English (or
-one SELECT) answered under a user's RLS, and the planner scored against an evaluation set.
+one SELECT) answered under a user's RLS, and Genie scored by its results on evaluation sets (the
+shipped development part, tuned on, and the held-out part, only ever scored).
 
 Genie always answers as somebody: `--token` (or IPAI_TOKEN) as that token's user (verified with
 `Lakehouse.authenticate`, so a signed-out or revoked token is refused), or
@@ -20,11 +21,18 @@ from ipai_core.cli.output import JSON_OPTION, emit_json
 from ipai_core.db.principal import Principal
 from ipai_core.errors import ConfigError
 from ipai_core.genie.answer import GenieAnswer
-from ipai_core.genie.evaluation import load_eval_set, run_eval, summary_lines
+from ipai_core.genie.evaluation import (
+    KINDS,
+    EvalReport,
+    load_eval_set,
+    run_eval,
+    summary_lines,
+)
 from ipai_core.genie.service import Genie
 from ipai_core.lakehouse import Lakehouse
 
-DEMO_EVAL_SET = Path(__file__).resolve().parent.parent / "genie" / "evalsets" / "demo.yaml"
+EVAL_SETS = Path(__file__).resolve().parent.parent / "genie" / "evalsets"
+SHIPPED_EVAL_SETS = (EVAL_SETS / "business_dev.yaml", EVAL_SETS / "business_held_out.yaml")
 EXIT_CODES = {"answer": 0, "clarify": 2, "refused": 1, "error": 1}
 
 app = typer.Typer(help="Ask questions of the lakehouse in English.", no_args_is_help=True)
@@ -37,11 +45,16 @@ SQL_OPTION = typer.Option(
     False, "--sql", help="The argument is one SELECT (free-SQL mode), not a question."
 )
 ROWS_OPTION = typer.Option(20, "--rows", help="Rows to print (all rows go into --json).")
-MIN_ACCURACY_OPTION = typer.Option(
-    None, "--min-accuracy", help="Fail under this accuracy (default: the file's min_accuracy)."
+EVAL_FILES = typer.Argument(
+    None,
+    help="YAML evaluation sets (default: the shipped development and held-out parts).",
+    show_default=False,
 )
-EVAL_FILE = typer.Argument(
-    DEMO_EVAL_SET, help="YAML evaluation set (default: the shipped demo set).", show_default=False
+SHOW_HELD_OUT_OPTION = typer.Option(
+    False,
+    "--show-held-out",
+    help="Also list a held-out part's questions (its scores are always printed; its questions "
+    "are hidden so nobody tunes on them by accident).",
 )
 
 
@@ -68,35 +81,44 @@ def ask(
 
 @app.command("eval")
 def evaluate(
-    file: Path = EVAL_FILE,
+    files: list[Path] | None = EVAL_FILES,
     as_email: str | None = AS_OPTION,
     token: str | None = TOKEN_OPTION,
-    min_accuracy: float | None = MIN_ACCURACY_OPTION,
+    show_held_out: bool = SHOW_HELD_OUT_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Ask every question of an evaluation set; print accuracy and p50/p95 latency."""
-    eval_set = load_eval_set(file)
-    if min_accuracy is not None:
-        eval_set = eval_set.model_copy(update={"min_accuracy": min_accuracy})
+    """Ask every question of the evaluation sets; print each part's pass rates per kind, its
+    silent drops and p50/p95 latency. Exits 1 when a part misses one of its thresholds."""
+    eval_sets = [load_eval_set(f) for f in (files or SHIPPED_EVAL_SETS)]
     with Lakehouse.open() as lh:
-        report = run_eval(lh, _principal(lh, as_email, token), eval_set)
+        principal = _principal(lh, as_email, token)
+        reports = [run_eval(lh, principal, e) for e in eval_sets]
     if as_json:
-        emit_json(
-            {
-                "accuracy": report.accuracy,
-                "passed": report.passed,
-                "questions": len(report.results),
-                "p50_ms": report.latency_ms(0.5),
-                "p95_ms": report.latency_ms(0.95),
-                "min_accuracy": report.min_accuracy,
-                "results": [r.__dict__ for r in report.results],
-            }
-        )
+        emit_json([_report_json(r) for r in reports])
     else:
-        for line in summary_lines(report):
-            typer.echo(line)
-    if not report.ok:
+        for report in reports:
+            details = report.part != "held_out" or show_held_out
+            for line in summary_lines(report, details=details):
+                typer.echo(line)
+    if not all(r.ok for r in reports):
         raise typer.Exit(1)
+
+
+def _report_json(report: EvalReport) -> dict[str, object]:
+    hidden = report.part == "held_out"
+    return {
+        "part": report.part,
+        "accuracy": report.accuracy,
+        "passed": report.passed,
+        "questions": len(report.results),
+        "rates": {k: report.rate(k) for k in KINDS},
+        "thresholds": report.thresholds,
+        "silent_drops": len(report.silent_drops),
+        "p50_ms": report.latency_ms(0.5),
+        "p95_ms": report.latency_ms(0.95),
+        "ok": report.ok,
+        "results": None if hidden else [r.__dict__ for r in report.results],
+    }
 
 
 def _principal(lh: Lakehouse, email: str | None, token: str | None) -> Principal:

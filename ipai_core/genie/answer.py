@@ -40,6 +40,7 @@ class GenieAnswer:
     options: tuple[str, ...] = ()
     query: SemanticQuery | None = None
     notes: tuple[str, ...] = ()
+    unused_words: tuple[str, ...] = ()
     latency_ms: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -58,6 +59,7 @@ class GenieAnswer:
             "clarification": self.clarification,
             "options": list(self.options),
             "notes": list(self.notes),
+            "unused_words": list(self.unused_words),
             "sql": self.sql,
             "params": [_jsonable(v) for v in self.params],
             "columns": frame.columns,

@@ -1,31 +1,40 @@
-"""Scoring Genie against a YAML set of questions with expected plans and results.
+"""Scoring Genie by its results on business users' questions.
 
-    today: 2026-11-01            # time phrases resolve against this day
-    min_accuracy: 0.9
+An evaluation set is a YAML file:
+
+    today: 2026-11-01            # relative dates resolve against the demo's reference day
+    part: held_out               # development (tuned on) or held_out (only ever scored)
+    thresholds: {exact: 0.9, clarify: 0.9, refuse: 1.0, empty: 0.9}
     questions:
-      - q: Revenue last quarter by company
-        expect: {dataset: profit_and_loss, measures: [revenue], dimensions: [company],
-                 time_range: [2026-07-01, 2026-10-01]}
-        reference_sql: SELECT company_name, sum(amount) FROM …   # optional: rows must match
+      - q: Which five customers did we invoice the most this year?
+        kind: exact              # exact | clarify | refuse | empty
+        domain: finance
+        sql: SELECT partner_name, sum(...) FROM ... LIMIT 5
 
-A question passes when every expectation it lists holds; the report gives the accuracy and the
-p50/p95 latency of the answers.
+An `exact` question passes when Genie answers and its rows equal the reference SQL's rows (run as
+the service role): the same number of columns, the same rows as a set, columns matched by value
+whatever their names and order, numbers equal to 1e-6 relative. `clarify` passes when Genie asks
+back, `refuse` when it refuses, `empty` when it answers with no rows and says which period has
+data. Every answer is also checked for a silent drop: a word of the question its plan did not
+use that its notes do not mention. The report gives each kind's pass rate and the p50/p95
+latency, and `ok` says whether every threshold holds and no answer dropped a word silently.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import polars as pl
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ipai_core.db.principal import Principal
 from ipai_core.errors import ConfigError
@@ -33,53 +42,60 @@ from ipai_core.genie.answer import GenieAnswer
 from ipai_core.genie.plan import Planner
 from ipai_core.genie.service import Genie
 from ipai_core.lakehouse import Lakehouse
-from ipai_core.semantic.query import Filter, SemanticQuery
 
-
-class Expectation(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    status: str = "answer"
-    dataset: str | None = None
-    measures: list[str] | None = None
-    dimensions: list[str] | None = None
-    time_grain: str | None = None
-    time_range: tuple[date | None, date | None] | None = None
-    filters: list[Filter] = Field(default_factory=list)
-    limit: int | None = None
-    order_by: tuple[str, bool] | None = None
-    rows: int | None = None
+Kind = Literal["exact", "clarify", "refuse", "empty"]
+KINDS: tuple[Kind, ...] = ("exact", "clarify", "refuse", "empty")
+EMPTY_NOTE = "no data for"  # how an answer that found no rows for its period starts its note
 
 
 class EvalCase(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     q: str
-    expect: Expectation = Field(default_factory=Expectation)
-    reference_sql: str | None = None
+    kind: Kind
+    domain: str = ""
+    sql: str | None = None
+
+    @model_validator(mode="after")
+    def _reference(self) -> EvalCase:
+        if (self.kind == "exact") != (self.sql is not None):
+            raise ValueError(f"question {self.q!r}: `sql` is required for exact ones, only them")
+        return self
 
 
 class EvalSet(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     today: date | None = None
-    min_accuracy: float = Field(default=0.9, ge=0, le=1)
+    part: Literal["development", "held_out"]
+    thresholds: dict[Kind, float] = Field(default_factory=dict)
     questions: list[EvalCase] = Field(min_length=1)
 
 
 @dataclass(frozen=True)
 class CaseResult:
     question: str
+    kind: Kind
+    domain: str
     passed: bool
-    failures: tuple[str, ...]
+    failure: str
     status: str
     latency_ms: int
+    silent_drop: bool = False
 
 
 @dataclass(frozen=True)
 class EvalReport:
+    part: str
     results: tuple[CaseResult, ...]
-    min_accuracy: float
+    thresholds: dict[Kind, float]
+
+    def of(self, kind: Kind) -> list[CaseResult]:
+        return [r for r in self.results if r.kind == kind]
+
+    def rate(self, kind: Kind) -> float | None:
+        cases = self.of(kind)
+        return sum(r.passed for r in cases) / len(cases) if cases else None
 
     @property
     def passed(self) -> int:
@@ -90,8 +106,24 @@ class EvalReport:
         return self.passed / len(self.results) if self.results else 0.0
 
     @property
+    def silent_drops(self) -> list[CaseResult]:
+        return [r for r in self.results if r.silent_drop]
+
+    @property
+    def shortfalls(self) -> list[str]:
+        """The thresholds missed, and the silent drops; empty when the report is ok."""
+        missed = []
+        for kind, floor in self.thresholds.items():
+            rate = self.rate(kind)
+            if rate is not None and rate < floor:
+                missed.append(f"{kind} {rate:.1%} < {floor:.0%}")
+        if self.silent_drops:
+            missed.append(f"{len(self.silent_drops)} answer(s) dropped a word without saying so")
+        return missed
+
+    @property
     def ok(self) -> bool:
-        return self.accuracy >= self.min_accuracy
+        return not self.shortfalls
 
     def latency_ms(self, quantile: float) -> int:
         values = sorted(r.latency_ms for r in self.results)
@@ -117,113 +149,118 @@ def run_eval(
     *,
     planner: Planner | None = None,
 ) -> EvalReport:
-    """Ask every question as `principal` (with the set's `today`) and check the answers."""
+    """Ask every question as `principal` (with the set's `today`) and score the answers; the
+    reference SQL runs as the service role, which sees every row."""
     today = eval_set.today
     genie = Genie(lakehouse, planner, clock=(lambda: today) if today else None)
+    reference = Principal.service("genie eval: reference answers")
     results = []
     for case in eval_set.questions:
         started = time.monotonic()
         answer = genie.ask(principal, case.q)
         latency = int((time.monotonic() - started) * 1000)
-        failures = check_answer(case, answer)
-        if case.reference_sql and not failures:
-            failures += _compare_rows(answer.frame, lakehouse.query(principal, case.reference_sql))
-        results.append(CaseResult(case.q, not failures, tuple(failures), answer.status, latency))
-    return EvalReport(tuple(results), eval_set.min_accuracy)
+        expected = lakehouse.query(reference, case.sql) if case.sql else None
+        failure = check_answer(case, answer, expected)
+        results.append(
+            CaseResult(
+                case.q,
+                case.kind,
+                case.domain,
+                not failure,
+                failure,
+                answer.status,
+                latency,
+                silent_drop=_silent_drop(answer),
+            )
+        )
+    return EvalReport(eval_set.part, tuple(results), dict(eval_set.thresholds))
 
 
-def check_answer(case: EvalCase, answer: GenieAnswer) -> list[str]:
-    """What differs between the answer and the expectations (empty: it passes)."""
-    expect = case.expect
-    if answer.status != expect.status:
+def check_answer(case: EvalCase, answer: GenieAnswer, expected: pl.DataFrame | None) -> str:
+    """Why the answer fails the case ("" when it passes)."""
+    wanted = {"exact": "answer", "empty": "answer", "clarify": "clarify", "refuse": "refused"}
+    if answer.status != wanted[case.kind]:
         detail = answer.explanation or answer.clarification or ""
-        return [f"status {answer.status} ≠ {expect.status}: {detail}"]
-    if expect.status != "answer":
-        return []
-    failures = []
-    if expect.dataset is not None and answer.dataset != expect.dataset:
-        failures.append(f"dataset {answer.dataset} ≠ {expect.dataset}")
-    if answer.query is not None:
-        failures += _check_query(expect, answer.query)
-    if expect.rows is not None and (answer.frame is None or answer.frame.height != expect.rows):
-        height = None if answer.frame is None else answer.frame.height
-        failures.append(f"rows {height} ≠ {expect.rows}")
-    return failures
+        return f"{answer.status} instead of {wanted[case.kind]}: {detail}"
+    if case.kind == "empty":
+        if answer.frame is not None and answer.frame.height:
+            return f"{answer.frame.height} rows for a period with no data"
+        if not any(n.startswith(EMPTY_NOTE) for n in answer.notes):
+            return "no note saying the period has no data and which one has"
+        return ""
+    if case.kind == "exact":
+        assert expected is not None  # noqa: S101 - validated: exact cases carry their SQL
+        return compare_rows(answer.frame, expected)
+    return ""
 
 
-def _check_query(expect: Expectation, query: SemanticQuery) -> list[str]:
-    failures = []
-    if expect.measures is not None and sorted(query.measures) != sorted(expect.measures):
-        failures.append(f"measures {query.measures} ≠ {expect.measures}")
-    if expect.dimensions is not None and sorted(query.dimensions) != sorted(expect.dimensions):
-        failures.append(f"dimensions {query.dimensions} ≠ {expect.dimensions}")
-    if expect.time_grain is not None and query.time_grain != expect.time_grain:
-        failures.append(f"grain {query.time_grain} ≠ {expect.time_grain}")
-    if expect.time_range is not None:
-        got = (query.time_range.start, query.time_range.end) if query.time_range else None
-        if got != tuple(expect.time_range):
-            failures.append(f"time range {got} ≠ {tuple(expect.time_range)}")
-    for wanted in expect.filters:
-        if not any(_same_filter(f, wanted) for f in query.filters):
-            failures.append(f"no filter {wanted.field} {wanted.op} {wanted.value}")
-    if expect.limit is not None and query.limit != expect.limit:
-        failures.append(f"limit {query.limit} ≠ {expect.limit}")
-    if expect.order_by is not None:
-        got_order = (query.order_by[0].field, query.order_by[0].desc) if query.order_by else None
-        if got_order != tuple(expect.order_by):
-            failures.append(f"order {got_order} ≠ {tuple(expect.order_by)}")
-    return failures
-
-
-def _same_filter(got: Filter, wanted: Filter) -> bool:
-    if (got.field, got.op) != (wanted.field, wanted.op):
-        return False
-    return (
-        _close(got.value, wanted.value)
-        if isinstance(wanted.value, int | float)
-        else (str(got.value) == str(wanted.value))
-    )
-
-
-def _compare_rows(frame: pl.DataFrame | None, reference: pl.DataFrame) -> list[str]:
+def compare_rows(frame: pl.DataFrame | None, reference: pl.DataFrame) -> str:
+    """ "" when `frame` holds the reference's rows (columns matched by value), else what
+    differs."""
     if frame is None:
-        return ["no rows to compare with the reference"]
+        return "no rows to compare with the reference"
     if frame.width != reference.width:
-        return [f"{frame.width} columns ≠ the reference's {reference.width}"]
-    got, want = _sorted_rows(frame), _sorted_rows(reference)
-    if len(got) != len(want):
-        return [f"{len(got)} rows ≠ the reference's {len(want)}"]
-    for a, b in zip(got, want, strict=True):
-        if not all(_close(x, y) for x, y in zip(a, b, strict=True)):
-            return [f"row {list(a)} ≠ reference {list(b)}"]
-    return []
+        return (
+            f"{frame.width} column(s) {frame.columns} ≠ the reference's {reference.width} "
+            f"{reference.columns}"
+        )
+    if frame.height != reference.height:
+        return f"{frame.height} row(s) ≠ the reference's {reference.height}"
+    want = sorted(_keys(reference.rows()))
+    got_rows = frame.rows()
+    for order in itertools.permutations(range(frame.width)):
+        if sorted(_keys([tuple(r[i] for i in order) for r in got_rows])) == want:
+            return ""
+    sample = _keys(got_rows[:2])
+    return f"rows differ: got {sample} …, reference {sorted(want)[:2]} …"
 
 
-def _sorted_rows(frame: pl.DataFrame) -> list[tuple[Any, ...]]:
-    return sorted((tuple(_plain(v) for v in row) for row in frame.rows()), key=repr)
+def _keys(rows: Sequence[tuple[Any, ...]]) -> list[tuple[str, ...]]:
+    return [tuple(_key(v) for v in row) for row in rows]
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, Decimal | float):
-        return round(float(value), 6)
-    return value
+def _key(value: Any) -> str:
+    """A value as compared: numbers to 6 significant digits, midnight timestamps as dates."""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int | float | Decimal):
+        number = float(value)
+        return "0" if abs(number) < 1e-9 else f"{number:.6g}"
+    if isinstance(value, datetime) and value.time() == datetime.min.time():
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return "" if value is None else str(value)
 
 
-def _close(a: Any, b: Any) -> bool:
-    if isinstance(a, int | float | Decimal) and isinstance(b, int | float | Decimal):
-        return math.isclose(float(a), float(b), rel_tol=1e-6, abs_tol=1e-6)
-    return bool(a == b)
+def _silent_drop(answer: GenieAnswer) -> bool:
+    """An answer whose plan left a word unused without a note naming it."""
+    notes = " ".join(answer.notes).lower()
+    return answer.status == "answer" and any(w.lower() not in notes for w in answer.unused_words)
 
 
-def summary_lines(report: EvalReport) -> Sequence[str]:
-    lines = [
-        f"{'PASS' if r.passed else 'FAIL'}  {r.latency_ms:>5} ms  {r.question}"
-        + ("" if r.passed else f"  ← {'; '.join(r.failures)}")
-        for r in report.results
-    ]
+def summary_lines(report: EvalReport, *, details: bool = True) -> list[str]:
+    """One line per question (unless `details` is off: a held-out part is only scored), then
+    the rates per kind, the silent drops and the latency."""
+    lines = []
+    if details:
+        lines += [
+            f"{'PASS' if r.passed else 'FAIL'}  {r.latency_ms:>5} ms  {r.kind:<7}  {r.question}"
+            + ("" if r.passed else f"  ← {r.failure}")
+            for r in report.results
+        ]
+    rates = []
+    for kind in KINDS:
+        rate = report.rate(kind)
+        if rate is not None:
+            floor = report.thresholds.get(kind)
+            wanted = f" (≥ {floor:.0%})" if floor is not None else ""
+            rates.append(f"{kind} {rate:.1%} of {len(report.of(kind))}{wanted}")
     lines.append(
-        f"accuracy {report.accuracy:.1%} ({report.passed}/{len(report.results)}), "
-        f"p50 {report.latency_ms(0.5)} ms, p95 {report.latency_ms(0.95)} ms, "
-        f"threshold {report.min_accuracy:.0%}"
+        f"{report.part}: {report.passed}/{len(report.results)} = {report.accuracy:.1%}; "
+        + ", ".join(rates)
+        + f"; silent drops {len(report.silent_drops)}; "
+        f"p50 {report.latency_ms(0.5)} ms, p95 {report.latency_ms(0.95)} ms"
+        + ("" if report.ok else f"; BELOW: {', '.join(report.shortfalls)}")
     )
     return lines

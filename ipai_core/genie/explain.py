@@ -18,8 +18,8 @@ def describe(model: SemanticModel, query: SemanticQuery) -> str:
     details = []
     if query.time_range is not None:
         details.append(_period(query.time_range))
-    details += [_condition(model, f) for f in query.filters]
-    details += [f"{_condition(model, f)} (default)" for f in _defaults_in_force(model, query)]
+    details += [condition(model, f) for f in query.filters]
+    details += [f"{condition(model, f)} (default)" for f in defaults_in_force(model, query)]
     if query.order_by and query.limit <= 100:
         first = query.order_by[0]
         word = "top" if first.desc else "bottom"
@@ -27,7 +27,8 @@ def describe(model: SemanticModel, query: SemanticQuery) -> str:
     return ", ".join([text, *details]) + f" — {model.dataset}"
 
 
-def _defaults_in_force(model: SemanticModel, query: SemanticQuery) -> list[Filter]:
+def defaults_in_force(model: SemanticModel, query: SemanticQuery) -> list[Filter]:
+    """The model's default filters the query did not override."""
     taken = {f.field for f in query.filters} | set(query.dimensions)
     time_dim = model.default_time_dimension
     if query.time_grain and time_dim is not None:
@@ -46,7 +47,23 @@ def _period(time_range: TimeRange) -> str:
     return f"before {time_range.end.isoformat() if time_range.end else ''}"
 
 
-def _condition(model: SemanticModel, item: Filter) -> str:
+def period_name(time_range: TimeRange) -> str:
+    """A range as people say it: "November 2026", "Q3 2026", "2026", else its first and last
+    day."""
+    start, end = time_range.start, time_range.end
+    if start and end and start.day == 1 and end.day == 1:
+        months = (end.year - start.year) * 12 + end.month - start.month
+        if months == 1:
+            return start.strftime("%B %Y")
+        if months == 3 and start.month % 3 == 1:
+            return f"Q{start.month // 3 + 1} {start.year}"
+        if months == 12 and start.month == 1:
+            return str(start.year)
+    return _period(time_range)
+
+
+def condition(model: SemanticModel, item: Filter) -> str:
+    """A filter in the model's labels: "environment = production"."""
     label = _label(model, item.field).lower()
     if item.op == "latest":
         return f"latest {label}"

@@ -25,6 +25,11 @@ from ipai_core.semantic.models import Dimension, Measure, SemanticModel
 
 FieldKind = Literal["measure", "dimension"]
 DATASET_WEIGHT, MEASURE_WEIGHT, DIMENSION_WEIGHT, VALUE_WEIGHT = 2, 3, 1, 2
+# Legal forms people leave out when they name a company.
+_LEGAL_TEXT = (
+    "inc incorporated co corp corporation ltd limited llc llp plc gmbh ag sa pte bv nv pty"
+)
+LEGAL_FORMS = frozenset(_LEGAL_TEXT.split())
 
 
 @dataclass(frozen=True)
@@ -185,6 +190,9 @@ def _distinctive(values: Sequence[str]) -> dict[str, tuple[str, ...]]:
     result = {}
     for value, stems in stems_by_value.items():
         distinctive = tuple(s for s in stems if s not in shared)
+        named = tuple(s for s in distinctive if s not in LEGAL_FORMS)
+        if named and not all(s.isdigit() for s in named):
+            distinctive = named  # "Kestrel Logistics" names "Kestrel Logistics Inc."
         if not distinctive or all(s.isdigit() for s in distinctive):
             distinctive = stems
         if distinctive:

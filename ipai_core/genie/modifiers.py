@@ -8,10 +8,15 @@ from dataclasses import dataclass
 
 from ipai_core.genie.text import NUMBER_WORD, number
 
-_DESCENDING = {"top", "best", "highest", "largest", "biggest", "most"}
-_ASCENDING = {"bottom", "worst", "lowest", "smallest", "least", "fewest"}
+_DESCENDING = {"top", "best", "highest", "largest", "biggest", "most", "greatest", "leading"}
+_DESCENDING |= {"slowest", "longest", "oldest"}  # of durations: the largest number first
+ASCENDING_WORDS = frozenset(
+    {"bottom", "worst", "lowest", "smallest", "least", "fewest", "fastest", "quickest", "shortest"}
+)
+_ASCENDING = ASCENDING_WORDS
 _N = r"(?P<n>\d{1,4}|" + NUMBER_WORD + r")"
 _RANK_WORD = "|".join(sorted(_DESCENDING | _ASCENDING))
+RANKING_WORDS = frozenset(_DESCENDING | _ASCENDING)
 DEFAULT_TOP = 10
 
 
@@ -31,11 +36,15 @@ class Threshold:
     value: float
     percent: bool
     span: tuple[int, int]
+    unit: str = ""  # a time unit right after the number ("day", "hour"): what it counts
 
 
 def parse_ranking(question: str) -> Ranking | None:
     text = question.lower()
     match = re.search(rf"\b(?P<w>{_RANK_WORD})\s+{_N}\b", text)
+    if match:
+        return Ranking(_is_desc(match["w"]), number(match["n"]), True, match.span())
+    match = re.search(rf"\b{_N}\s+(?P<w>{_RANK_WORD})\b", text)
     if match:
         return Ranking(_is_desc(match["w"]), number(match["n"]), True, match.span())
     match = re.search(r"\b(?P<w>top|bottom)\b", text)
@@ -51,6 +60,7 @@ _THRESHOLD = re.compile(
     r"\b(?P<op>more than|greater than|higher than|larger than|over|above|exceeding|at least|"
     r"less than|fewer than|lower than|smaller than|under|below|at most)\s+"
     r"(?P<cur>[$€£]|usd\s*)?(?P<num>\d[\d,]*(?:\.\d+)?)\s*(?P<unit>%|percent|k\b|m\b)?"
+    r"(?:\s*(?P<time>day|hour|week|month|minute)s?\b)?"
 )
 _OPS = {
     "more than": ">",
@@ -71,13 +81,19 @@ _OPS = {
 }
 
 
+THRESHOLD_WORDS = frozenset(w for phrase in _OPS for w in phrase.split())
+
+
 def parse_thresholds(question: str) -> list[Threshold]:
     found = []
     for match in _THRESHOLD.finditer(question.lower()):
         value = float(match["num"].replace(",", ""))
         unit = match["unit"] or ""
         value *= {"k": 1_000, "m": 1_000_000}.get(unit, 1)
-        found.append(Threshold(_OPS[match["op"]], value, unit in ("%", "percent"), match.span()))
+        percent = unit in ("%", "percent")
+        found.append(
+            Threshold(_OPS[match["op"]], value, percent, match.span(), match["time"] or "")
+        )
     return found
 
 

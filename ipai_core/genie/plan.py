@@ -21,6 +21,7 @@ class QueryPlan:
     query: SemanticQuery
     explanation: str
     notes: tuple[str, ...] = ()  # what the planner assumed, shown with the answer
+    unused_words: tuple[str, ...] = ()  # words of the question the plan does not use
 
 
 @dataclass(frozen=True)

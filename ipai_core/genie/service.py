@@ -9,6 +9,7 @@ Refusals and failures come back as answers with a reason, and are logged.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -30,6 +31,8 @@ from ipai_core.errors import (
     UnsafeSql,
 )
 from ipai_core.genie.answer import GenieAnswer, chart_for_frame, chart_for_query
+from ipai_core.genie.explain import condition, defaults_in_force, period_name
+from ipai_core.genie.hostile import refusal_for
 from ipai_core.genie.llm_planner import LlmPlanner
 from ipai_core.genie.offline import OfflinePlanner
 from ipai_core.genie.plan import (
@@ -47,9 +50,15 @@ from ipai_core.lakehouse import Lakehouse
 from ipai_core.llm.provider import LlmProvider
 from ipai_core.semantic.compiler import compile_query, dimension_expression
 from ipai_core.semantic.models import SemanticModel, load_models
+from ipai_core.semantic.query import SemanticQuery
 
 log = logging.getLogger(__name__)
 MAX_LOOKUP_VALUES = 500
+# Looked-up dimension values (companies, repositories, partners), kept per user for a minute:
+# a question names values far more often than they change, and a look-up is a round trip each.
+VALUE_CACHE_SECONDS = 60.0
+VALUE_CACHE_ENTRIES = 4096
+_TOKEN_ONLY_CLAIMS = frozenset({"iat", "exp", "nbf", "jti", "session_id"})
 
 
 class Genie:
@@ -72,6 +81,7 @@ class Genie:
         )
         self.planner = planner or _default_planner(lakehouse)
         self.clock = clock or (lambda: datetime.now(UTC).date())
+        self._value_cache: dict[tuple[str, str, str], tuple[float, list[str]]] = {}
 
     def ask(
         self, principal: Principal, question: str, *, session_id: str | None = None
@@ -80,8 +90,13 @@ class Genie:
         started = time.monotonic()
         planner = self.planner.name
         try:
+            refusal = refusal_for(question)  # before any planner: no model sees it
             catalog = self.catalog(principal)
-            result = self.planner.plan(question, catalog)
+            result = (
+                PlanResult(refusal, planner)
+                if refusal is not None
+                else self.planner.plan(question, catalog)
+            )
             planner = result.planner
             answer = self._answer(principal, question, result, catalog)
         except LlmError as exc:
@@ -107,13 +122,18 @@ class Genie:
             self._limit_session(s)
             models = load_models(s)
             readable = frozenset(name for name, m in models.items() if _has_rows(s, m))
-        cache: dict[tuple[str, str], Sequence[str]] = {}
+        who = _identity(principal)
 
         def values(model: SemanticModel, dimension: str) -> Sequence[str]:
-            key = (model.dataset, dimension)
-            if key not in cache:
-                cache[key] = self._values(principal, model, dimension)
-            return cache[key]
+            key = (who, model.dataset, dimension)
+            now = time.monotonic()
+            cached = self._value_cache.get(key)
+            if cached is None or now - cached[0] > VALUE_CACHE_SECONDS:
+                if len(self._value_cache) >= VALUE_CACHE_ENTRIES:
+                    self._value_cache.clear()
+                cached = (now, self._values(principal, model, dimension))
+                self._value_cache[key] = cached
+            return cached[1]
 
         return Catalog(models, readable, self.clock(), values)
 
@@ -159,6 +179,7 @@ class Genie:
                 "refused", question, planner, explanation=str(exc), dataset=model.dataset
             )
         frame = self._read(principal, compiled.sql, compiled.params)
+        notes, frame = self._period_notes(principal, model, plan.query, frame)
         return GenieAnswer(
             "answer",
             question,
@@ -170,8 +191,53 @@ class Genie:
             frame=frame,
             chart=chart_for_query(plan.query, frame),
             query=plan.query,
-            notes=plan.notes,
+            notes=(*plan.notes, *notes),
+            unused_words=plan.unused_words,
         )
+
+    def _period_notes(
+        self, principal: Principal, model: SemanticModel, query: SemanticQuery, frame: Any
+    ) -> tuple[list[str], Any]:
+        """What the answer assumed about time, and why it is empty when it is: "no period
+        named: all data, …", "no data for December 2026; profit_and_loss has data from …".
+        An empty answer comes back with no rows rather than one row of nulls."""
+        name = query.time_dimension or (
+            model.default_time_dimension.name if model.default_time_dimension else None
+        )
+        notes = [f"{condition(model, f)} (default)" for f in defaults_in_force(model, query)]
+        latest = any(f.op == "latest" for f in (*query.filters, *model.default_filters))
+        empty = frame.height == 0 or all(
+            frame[m].null_count() == frame.height for m in query.measures if m in frame.columns
+        )
+        if name is None or (latest and query.time_range is None):
+            return notes, frame.clear() if empty else frame
+        if query.time_range is None and not empty:
+            first, last = self._extent(principal, model, name)
+            if first is not None:
+                notes.append(f"no period named: all data, {first} to {last}")
+            return notes, frame
+        if not empty:
+            return notes, frame
+        first, last = self._extent(principal, model, name)
+        asked = period_name(query.time_range) if query.time_range else "the period asked"
+        if first is None:
+            notes.insert(0, f"no data for {asked}: {model.dataset} has no rows you can see")
+        else:
+            notes.insert(0, f"no data for {asked}; {model.dataset} has data from {first} to {last}")
+        return notes, frame.clear()
+
+    def _extent(
+        self, principal: Principal, model: SemanticModel, dimension: str
+    ) -> tuple[Any, Any]:
+        """The first and last day of a time dimension, as `principal` sees the view."""
+        expression = dimension_expression(model.dimension(dimension))
+        statement = sql.SQL("SELECT min({e})::date, max({e})::date FROM {v}").format(
+            e=expression, v=sql.Identifier(model.view_schema, model.view)
+        )
+        with self.lakehouse.session(principal) as s:
+            self._limit_session(s)
+            row = s.query(statement, []).row(0)
+        return row[0], row[1]
 
     def _run_sql(
         self, principal: Principal, question: str, statement: str, planner: Any, explanation: str
@@ -252,6 +318,13 @@ def _dataset_ranker(lakehouse: Lakehouse) -> DatasetRanker | None:
     except EmbeddingsUnavailable as exc:
         log.info("genie ranks datasets by their words only: %s", exc)
         return None
+
+
+def _identity(principal: Principal) -> str:
+    """Who sees which rows: the role and the claims RLS reads, without what only one token
+    carries (its times and id), so a user's next token finds the same cached values."""
+    claims = {k: v for k, v in principal.claims.items() if k not in _TOKEN_ONLY_CLAIMS}
+    return f"{principal.db_role}:{json.dumps(claims, sort_keys=True, default=str)}"
 
 
 def _has_rows(s: ScopedSession, model: SemanticModel) -> bool:

@@ -32,11 +32,16 @@ def number(text: str) -> int:
     return int(text) if text.isdigit() else NUMBER_WORDS[text]
 
 
+def is_count(text: str) -> bool:
+    """A small count ("5", "five"): not a year, not a code."""
+    return (text.isdigit() and 0 < int(text) <= 1000) or text in NUMBER_WORDS
+
+
 _STOP_TEXT = """a an the of for in on at to by per and or with what whats is are was were be been
 being show me give list tell get display our my we us all each every how much many do does did has
 have had please i you your there their it its this that these those from as than vs versus compare
 compared overall total can could would should will any some one ones so far up about across over
-down into within"""
+down into within s t re ve ll d m"""
 STOP_WORDS = frozenset(_STOP_TEXT.split())
 MAX_GAP = 1  # words allowed between two words of a phrase
 BOUNDARY_WORDS = frozenset({"by", "per", "and", "or", "vs", "versus", "than", "each", "across"})
@@ -70,6 +75,13 @@ class PhraseMatch:
 
 
 def stem(word: str) -> str:
+    """Light stemming, the same for questions and phrases: plurals, and "-ing" ("paying" and
+    "pay", "billing" and "bill" meet)."""
+    if len(word) > 5 and word.endswith("ing"):
+        base = word[:-3]
+        return (
+            base[:-1] if len(base) > 2 and base[-1] == base[-2] and base[-1] not in "ls" else base
+        )
     if len(word) > 4 and word.endswith("ies"):
         return word[:-3] + "y"
     if word.endswith("sses"):

@@ -49,14 +49,27 @@ _UNIT = r"(?P<unit>day|week|month|quarter|year)s?"
 _COUNT = r"(?P<n>\d{1,3}|" + NUMBER_WORD + ")"
 
 
+_TIME_TEXT = """january february march april may june july august september october november
+    december day days week weeks month months quarter quarters year years daily weekly monthly
+    quarterly yearly annually last this next previous past current since between until before
+    after through till ago today yesterday date dated end start beginning over time trend trends
+    timeline history series ytd mtd qtd"""
+TIME_WORDS = frozenset(_TIME_TEXT.split())
+
+
 def _year(name: str) -> str:
     return rf"(?P<{name}>(?:19|20)\d{{2}})"
 
 
 def _point_pattern(key: str) -> str:
     """A point in time that names a period: a month (and year), a quarter, a date, a year."""
+    weekday = r"(?:(?:mon|tues?|wed(?:nes)?|thu(?:rs)?|fri|sat(?:ur)?|sun)(?:day)?,?\s+)?"
     return (
-        rf"(?:(?P<{key}m>{_MONTH_WORDS})(?:\s+{_year(key + 'my')})?"
+        rf"(?:{weekday}(?P<{key}d>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?"
+        rf"(?P<{key}dm>{_MONTH_WORDS})(?:,?\s+{_year(key + 'dy')})?"
+        rf"|{weekday}(?P<{key}md>{_MONTH_WORDS})\s+(?P<{key}mdd>\d{{1,2}})(?:st|nd|rd|th)?\b"
+        rf"(?:,?\s+{_year(key + 'mdy')})?"
+        rf"|(?P<{key}m>{_MONTH_WORDS})(?:\s+{_year(key + 'my')})?"
         rf"|q(?P<{key}q>[1-4])(?:\s+{_year(key + 'qy')})?"
         rf"|(?P<{key}iso>\d{{4}}-\d{{2}}-\d{{2}})|{_year(key + 'y')})"
     )
@@ -75,6 +88,11 @@ class TimeMatch:
     @property
     def found(self) -> bool:
         return self.time_range is not None or self.grain is not None or self.natural_grain
+
+    def covers(self, day: date) -> bool:
+        """Whether the range named includes `day` ("this month", "today")."""
+        r = self.time_range
+        return r is not None and (r.start or day) <= day and (r.end is None or day < r.end)
 
 
 def parse_time(question: str, today: date) -> TimeMatch:
@@ -97,6 +115,10 @@ def parse_time(question: str, today: date) -> TimeMatch:
             break
         if time_range is not None:
             break
+    for match in _ALL_TIME.finditer(text):  # says no period is meant: consumed, no range
+        if not _overlaps(match.span(), spans):
+            spans.append(match.span())
+            phrases.append(match.group())
     return TimeMatch(time_range, grain, natural, tuple(spans), tuple(phrases))
 
 
@@ -203,6 +225,18 @@ def _bare(match: re.Match[str], today: date) -> TimeRange | None:
 
 def _point(match: re.Match[str], key: str, today: date) -> TimeRange | None:
     groups = match.groupdict()
+    for day_key, month_key, year_key in (
+        (f"{key}d", f"{key}dm", f"{key}dy"),
+        (f"{key}mdd", f"{key}md", f"{key}mdy"),
+    ):
+        if groups.get(day_key):
+            month = _MONTHS[groups[month_key][:3]]
+            year = int(groups[year_key]) if groups.get(year_key) else _latest_year(today, month)
+            try:
+                day = date(year, month, int(groups[day_key]))
+            except ValueError:
+                return None
+            return TimeRange(start=day, end=day + timedelta(days=1))
     if groups.get(f"{key}m"):
         month = _MONTHS[groups[f"{key}m"][:3]]
         year_text = groups.get(f"{key}my")
@@ -227,7 +261,46 @@ def _point(match: re.Match[str], key: str, today: date) -> TimeRange | None:
     return None
 
 
+def _weeks_from(match: re.Match[str], today: date) -> TimeRange | None:
+    """ "the week of Monday 7 September", "the 4 weeks starting 5 October": whole weeks from
+    that day on."""
+    point = _point(match, "a", today)
+    if point is None or point.start is None:
+        return None
+    if match.group("open"):  # "starting the week of …": from that week on
+        return TimeRange(start=point.start)
+    weeks = number(match.group("n")) if match.group("n") else 1
+    return TimeRange(start=point.start, end=point.start + timedelta(weeks=weeks))
+
+
+def _year_ending(match: re.Match[str], today: date) -> TimeRange | None:
+    """ "the financial year ending October 2026": the twelve months up to that month's end."""
+    point = _point(match, "a", today)
+    if point is None or point.start is None or point.end is None:
+        return None
+    last = point.start.replace(day=1)
+    return TimeRange(start=_shift(last, "month", -11), end=_shift(last, "month", 1))
+
+
+_ALL_TIME = re.compile(
+    r"\b(?:all[- ]time|of all time|ever|to date|so far|since (?:the )?(?:start|beginning)"
+    r"|(?:over|for|across|in|during) the (?:whole|entire|full|complete) (?:period|history|time"
+    r"|data|year range|range))\b"
+)
+
 _RANGE_RULES = [
+    (
+        rf"\b(?:(?P<open>starting|from|since|beginning)\s+)?"
+        rf"(?:(?:the|for the|over the|in the)\s+)?"
+        rf"(?:(?P<n>\d{{1,2}}|{NUMBER_WORD})\s+weeks?|week)"
+        rf"\s+(?:of|starting|beginning|commencing|from)\s+(?:on\s+)?{_point_pattern('a')}",
+        _weeks_from,
+    ),
+    (
+        rf"\b(?:financial|fiscal|business)\s+year\s+(?:ending|ended|to|through)\s+(?:in\s+)?"
+        rf"{_point_pattern('a')}",
+        _year_ending,
+    ),
     (r"\b(?P<unit>year|quarter|month|week)[- ]to[- ]date\b", _to_date),
     (r"\b(?P<u>[yqmw])td\b", _to_date_abbrev),
     (r"\b(?P<rel>last|past|previous|next)\s+" + _COUNT + r"\s+" + _UNIT + r"\b", _last_n),
@@ -240,7 +313,7 @@ _RANGE_RULES = [
     ),
     (
         rf"\b(?:between|from)\s+{_point_pattern('a')}\s+(?:and|to|until|through|till)\s+"
-        rf"{_point_pattern('b')}\b",
+        rf"(?:the\s+end\s+of\s+)?{_point_pattern('b')}\b",
         _between,
     ),
     (rf"\bsince\s+{_point_pattern('a')}\b", _since),
