@@ -72,12 +72,7 @@ def test_finance_user_sees_the_gold_pnl_in_the_browser(
     ):
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(f"{base}/auth/login")
-            page.fill("#email", email)
-            page.fill("#password", PASSWORD)
-            page.click("button[type=submit]")
-            page.wait_for_url(f"{base}/")
+            page = signed_in(browser, base, email)
             page.goto(f"{base}/{FINANCE_APP}")  # a deep link, as a bookmark opens it
             shown = read_metrics(page, list(expected))
             page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)  # the chart drew
@@ -91,6 +86,17 @@ def test_finance_user_sees_the_gold_pnl_in_the_browser(
     assert shown == expected
     assert detours == 0  # the app's URL is known to the workspace's navigation on first load
     assert "Workspace" in sidebar and "Finance Command Center" in sidebar  # our navigation
+
+
+def signed_in(browser: object, base: str, email: str) -> object:
+    """A new page, signed in through the workspace's form as `email`."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})  # type: ignore[attr-defined]
+    page.goto(f"{base}/auth/login")
+    page.fill("#email", email)
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/")
+    return page
 
 
 def read_metrics(page: object, labels: list[str]) -> dict[str, str]:
@@ -122,12 +128,7 @@ def test_genie_asks_back_with_buttons_and_says_what_it_assumed(
     ):
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(f"{base}/auth/login")
-            page.fill("#email", email)
-            page.fill("#password", PASSWORD)
-            page.click("button[type=submit]")
-            page.wait_for_url(f"{base}/")
+            page = signed_in(browser, base, email)
             page.goto(f"{base}/ipai-genie")
             box = page.get_by_placeholder("Ask a question")
             box.wait_for(timeout=60_000)
