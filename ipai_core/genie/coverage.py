@@ -19,10 +19,10 @@ like know look looking let lets please thanks thank hi hey hello ok okay quick q
 currently current now right exactly roughly approximately around actually really kindly
 data info information details detail report reporting breakdown break split broken out
 figures figure numbers stats statistics metrics metric kpi kpis summary summarise summarize
-overview picture status view values amount amounts level levels
+overview picture status values amount amounts level levels
 which who whom whose where
 total totals overall altogether combined whole entire grand sum
-happen happened going stand standing doing look looks looked
+happen happened going stand standing doing looks looked
 rank ranked ranking sorted sort order ordered descending ascending
 biggest largest highest most top bottom lowest least smallest fewest best worst
 number count value

@@ -90,15 +90,14 @@ class Genie:
         started = time.monotonic()
         planner = self.planner.name
         try:
-            refusal = refusal_for(question)  # before any planner: no model sees it
-            catalog = self.catalog(principal)
-            result = (
-                PlanResult(refusal, planner)
-                if refusal is not None
-                else self.planner.plan(question, catalog)
-            )
-            planner = result.planner
-            answer = self._answer(principal, question, result, catalog)
+            refusal = refusal_for(question)  # before the catalog is read and any planner sees it
+            if refusal is not None:
+                answer = _refused(question, planner, refusal)
+            else:
+                catalog = self.catalog(principal)
+                result = self.planner.plan(question, catalog)
+                planner = result.planner
+                answer = self._answer(principal, question, result, catalog)
         except LlmError as exc:
             answer = GenieAnswer("error", question, planner, explanation=str(exc))
         except (IpaiError, psycopg.Error) as exc:
@@ -158,7 +157,7 @@ class Genie:
                 "clarify", question, planner, clarification=text, options=plan.options
             )
         if isinstance(plan, Refusal):
-            return GenieAnswer("refused", question, planner, explanation=plan.reason)
+            return _refused(question, planner, plan)
         if isinstance(plan, SqlPlan):
             return self._run_sql(principal, question, plan.sql, planner, plan.explanation)
         return self._run_query(principal, question, plan, planner, catalog)
@@ -337,6 +336,10 @@ def _has_rows(s: ScopedSession, model: SemanticModel) -> bool:
             return bool(s.scalar(statement))
     except (AccessDenied, psycopg.Error):
         return False
+
+
+def _refused(question: str, planner: Any, refusal: Refusal) -> GenieAnswer:
+    return GenieAnswer("refused", question, planner, explanation=refusal.reason)
 
 
 def _failure(question: str, planner: Any, exc: Exception) -> GenieAnswer:
